@@ -1,0 +1,19 @@
+"""cftkit: counterfactual training (Altmeyer et al., IEEE SaTML 2026) in TensorFlow + Keras 3.
+
+Public API::
+
+    cftkit.Constraints          # domains, mutability, one-hot groups
+    cftkit.search(...)          # batched gradient-tape counterfactual search
+    cftkit.datasets.load(name)  # the paper's datasets
+"""
+
+from ._tf import keras, tf  # noqa: F401  (quiet TensorFlow import first)
+from . import defaults, generators  # noqa: E402
+from .constraints import MUTABILITIES, Constraints  # noqa: E402
+from .search import SearchResult, search, search_graph  # noqa: E402
+from . import datasets  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = ["Constraints", "MUTABILITIES", "SearchResult", "search", "search_graph", "datasets", "generators",
+           "defaults", "__version__"]

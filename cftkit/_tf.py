@@ -1,0 +1,26 @@
+"""Import TensorFlow quietly (engineering notes §1, "TF log noise").
+
+The two variables must be set *before* TensorFlow is first imported; ``setdefault`` keeps any value
+the user chose.  ``TF_ENABLE_ONEDNN_OPTS=0`` also made graph-mode CT faster on the project machines.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+try:
+    import tensorflow as tf  # noqa: E402
+except ImportError as exc:  # pragma: no cover - exercised only without TensorFlow
+    raise ImportError(
+        "cftkit needs TensorFlow >= 2.16 with Keras 3. Install exactly one of:\n"
+        "  pip install 'cftkit[cpu]'   # CPU (tensorflow-cpu, quiet, 1.5 GB)\n"
+        "  pip install 'cftkit[gpu]'   # NVIDIA GPU (tensorflow[and-cuda])"
+    ) from exc
+
+import keras  # noqa: E402
+
+if not keras.__version__.startswith("3"):  # pragma: no cover
+    raise ImportError(f"cftkit needs Keras 3; found keras {keras.__version__}")
+
+__all__ = ["tf", "keras"]
