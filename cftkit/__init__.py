@@ -11,9 +11,13 @@ from ._tf import keras, tf  # noqa: F401  (quiet TensorFlow import first)
 from . import defaults, generators  # noqa: E402
 from .constraints import MUTABILITIES, Constraints  # noqa: E402
 from .search import SearchResult, search, search_graph  # noqa: E402
-from . import datasets  # noqa: E402
+from . import datasets, presets  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = ["Constraints", "MUTABILITIES", "SearchResult", "search", "search_graph", "datasets", "generators",
-           "defaults", "__version__"]
+           "defaults", "presets", "__version__"]
+
+from .training import OBJECTIVES, CounterfactualModel, build_classifier  # noqa: E402
+
+__all__ += ["CounterfactualModel", "build_classifier", "OBJECTIVES"]

@@ -190,6 +190,13 @@ class Constraints:
                                  f"is {side} bound {bound:.6g}")
         return x
 
+    def expanded_to(self, x) -> "Constraints":
+        """Copy whose domain also contains the rows of ``x`` (e.g. test points outside the domain
+        inferred from training data; the reference clamps such factuals in the first search step)."""
+        x = as_2d_float(x, "x", n_features=self.n_features)
+        return dataclasses.replace(self, lower=np.minimum(self.lower, x.min(axis=0)),
+                                   upper=np.maximum(self.upper, x.max(axis=0)))
+
     def clip(self, x) -> np.ndarray:
         """Project ``x`` onto the domain box (the step the search applies after every update)."""
         return np.clip(np.asarray(x, dtype=np.float32), self.lower, self.upper)

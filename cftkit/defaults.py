@@ -40,3 +40,21 @@ MMD_LENGTH_SCALE = 5.0
 MMD_MAX_SAMPLES = 100
 N_RUNS = 100
 SIGNIFICANCE_LEVEL = 0.01  # 99 % percentile interval
+
+# --- evaluation protocol sizes and metric options (ct_method §5.1–5.5) -------------------------
+EVAL_N_INDIVIDUALS = 250  # individuals per run and λ_egy for synthetic data (§5.1)
+EVAL_N_INDIVIDUALS_BY_KIND = {"synthetic": 250, "tabular": 100, "mnist": 25}
+EVAL_SPLIT = "test"  # the paper evaluates on the held-out test set (the grid searches used "train")
+IP_MAX_SAMPLES = None  # None = exact mean over all target-class reference points (the expectation)
+IP_REFERENCE_DRAWS = 1000  # the reference: min(N_eval, 1000) draws with replacement (§5.2)
+IP_STAR_CLAMP = True  # negative MMD² estimates are clamped to 0 before aggregation (§5.2)
+ROBUST_EPSILONS = tuple(0.1 * i / 9 for i in range(10))  # np.linspace(0, 0.1, 10) (§5.5)
+FGSM_EPSILON = 0.03  # "Acc*" of the older tables
+PGD_STEPS = 40
+PGD_STEP_SIZE = 0.01
+IG_STEPS = 50  # Riemann steps (the MNIST visual script; unknown in the main script, §5.4)
+IG_METHOD = "trapezoid"
+IG_ROUNDS = 100
+IG_N_SAMPLES = 2500
+IG_BASELINE_RANGE = (-1.0, 1.0)  # random U(−1, 1) baseline (BODY L303)
+IG_QUANTILES = (0.025, 0.975)

@@ -1,0 +1,616 @@
+"""Counterfactual training: a ``keras.Model`` whose ``train_step`` implements the CT objective.
+
+Per mini-batch b (ct_method §1.1), with E(x, y⁺) = −f(x)[y⁺] and all counterfactual-side tensors
+constant (stop-gradient):
+
+    L_b = λ_clf·CE(f(X_b), Y_b)
+        + λ_div·mean_i[E(x⁺_i) − E(x'_i)]            (contrastive divergence, "div")
+        + λ_reg·mean_i[E(x⁺_i)² + E(x'_i)²]          (ridge on target logits, "reg")
+        + λ_adv·mean_i CE(f(x_AE,i), y_i)            (nascent counterfactuals as adversarial examples)
+
+Inside ``train_step`` and in one graph (Algorithm 1, §1.3): draw this step's share of the epoch's
+n_CE factuals (sampled without replacement from the whole training pool, split into #batches
+contiguous chunks), targets uniformly from the classes other than the current prediction, one x⁺
+per factual from the training points whose true label is the target; run the batched search
+(ECCCo, T = 30, λ_cost = 0.001, λ_egy = 5) with the current weights; replace non-mature x' by x⁺;
+protect features (§1.3 step 9); the nascent counterfactual (‖Δ‖∞ ≤ ε) is the adversarial example,
+labelled with the factual's true label.  Non-finite updates are skipped and counted.
+
+``schedule="epoch"`` reproduces the reference code instead: counterfactuals are generated once per
+epoch with frozen weights into a buffer and chunked over the batches (same loss code).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import defaults, generators as _generators
+from ._tf import keras, tf
+from ._validation import as_2d_float, as_labels, check_int, check_non_negative, check_probability
+from .constraints import Constraints
+from .search import search_graph
+
+#: Objective presets (ct_method §1.2): which of the CT terms are switched on.
+OBJECTIVES = {
+    "vanilla": {"div": False, "reg": False, "adv": False},  # BL: plain CE, no search
+    "energy": {"div": True, "reg": True, "adv": False},  # CD
+    "adversarial": {"div": False, "reg": False, "adv": True},  # AR (search still runs: AEs are nascent CEs)
+    "full": {"div": True, "reg": True, "adv": True},  # CT
+}
+OBJECTIVE_ALIASES = {"bl": "vanilla", "baseline": "vanilla", "cd": "energy", "ar": "adversarial", "ct": "full"}
+SCHEDULES = ("step", "epoch")
+
+_HYPERPARAMETERS = {
+    # name: (default, dtype, validator)
+    "lambda_clf": (defaults.LAMBDA_CLF, tf.float32, "nonneg"),
+    "lambda_div": (defaults.LAMBDA_DIV, tf.float32, "nonneg"),
+    "lambda_reg": (defaults.LAMBDA_REG, tf.float32, "nonneg"),
+    "lambda_adv": (defaults.LAMBDA_ADV, tf.float32, "nonneg"),
+    "threshold": (defaults.THRESHOLD, tf.float32, "prob"),
+    "max_steps": (defaults.TRAIN_MAX_STEPS, tf.int32, "int"),
+    "search_learning_rate": (defaults.LEARNING_RATE, tf.float32, "nonneg"),
+    "cost_weight": (defaults.TRAIN_COST_WEIGHT, tf.float32, "nonneg"),
+    "energy_weight": (defaults.TRAIN_ENERGY_WEIGHT, tf.float32, "nonneg"),
+    "adversarial_epsilon": (defaults.NASCENT_EPSILON, tf.float32, "nonneg"),
+}
+
+
+def resolve_objective(objective: str) -> str:
+    if not isinstance(objective, str):
+        raise TypeError(f"objective must be one of {sorted(OBJECTIVES)}; got {objective!r}")
+    key = OBJECTIVE_ALIASES.get(objective.lower(), objective.lower())
+    if key not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; expected one of {sorted(OBJECTIVES)} "
+                         f"(aliases {sorted(OBJECTIVE_ALIASES)})")
+    return key
+
+
+def _validate_hp(name, value):
+    kind = _HYPERPARAMETERS[name][2]
+    if kind == "prob":
+        return check_probability(value, name)
+    if kind == "int":
+        return check_int(value, name, minimum=0)
+    return check_non_negative(value, name)
+
+
+def _unscale_for_distribution(value):
+    """Undo Keras' 1/num_replicas loss scaling for reporting (as Keras' own train_step does)."""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return value * float(replicas) if replicas > 1 else value
+
+
+def replace_non_mature(x_cf, x_plus, mature):
+    """ct_method §1.3 step 7: a non-mature counterfactual is replaced by its own x⁺."""
+    return tf.where(mature[:, None], x_cf, x_plus)
+
+
+def protect(x_cf, x_plus, immutable, increase_only, decrease_only):
+    """Feature protection (ct_method §1.3 step 9), modifying x⁺ feature by feature:
+    immutable → x⁺[d] := x'[d]; increase-only → max(x'[d], x⁺[d]); decrease-only → min(x'[d], x⁺[d])."""
+    x_plus = tf.where(immutable, x_cf, x_plus)
+    x_plus = tf.where(increase_only, tf.maximum(x_cf, x_plus), x_plus)
+    return tf.where(decrease_only, tf.minimum(x_cf, x_plus), x_plus)
+
+
+def contrastive_divergence_and_ridge(e_plus, e_cf, weight, size):
+    """div = Σ w·[E(x⁺) − E(x')]/size and ridge = Σ w·[E(x⁺)² + E(x')²]/size (ct_method §1.1).
+
+    ``size`` is the number of tuples of the batch; dividing sums by it (rather than taking a local
+    mean) makes the replicas' summed gradients equal the single-device mean under tf.distribute.
+    """
+    div = tf.reduce_sum(weight * (e_plus - e_cf)) / size
+    reg = tf.reduce_sum(weight * (tf.square(e_plus) + tf.square(e_cf))) / size
+    return div, reg
+
+
+def adversarial_loss(logits_ae, label, weight, size):
+    """Σ w·CE(f(x_AE), y_true)/size: the nascent counterfactuals with the factuals' true labels."""
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.cast(label, tf.int32),
+                                                        logits=tf.cast(logits_ae, tf.float32))
+    return tf.reduce_sum(weight * ce) / size
+
+
+def build_classifier(n_features: int, n_classes: int, hidden=(32,), *, activation="relu", seed=None,
+                     name="classifier") -> keras.Model:
+    """The paper's MLP (ct_method §3.1): Dense(32, relu) → Dense(K) logits, Glorot-uniform, zero bias.
+
+    Example:
+        >>> import cftkit
+        >>> m = cftkit.build_classifier(2, 2)
+        >>> m.output_shape
+        (None, 2)
+    """
+    n_features = check_int(n_features, "n_features", minimum=1)
+    n_classes = check_int(n_classes, "n_classes", minimum=2)
+    layers = [keras.Input((n_features,))]
+    for j, h in enumerate(hidden):
+        init = keras.initializers.GlorotUniform(seed=None if seed is None else seed + j)
+        layers.append(keras.layers.Dense(int(h), activation=activation, kernel_initializer=init))
+    init = keras.initializers.GlorotUniform(seed=None if seed is None else seed + len(hidden))
+    layers.append(keras.layers.Dense(n_classes, kernel_initializer=init, name="logits", dtype="float32"))
+    return keras.Sequential(layers, name=name)
+
+
+class _HyperParameters:
+    """Plain holder (deliberately not tracked by Keras) of the tf.Variables read inside train_step."""
+
+    def __init__(self, values: dict):
+        self.vars = {k: tf.Variable(v, dtype=_HYPERPARAMETERS[k][1], trainable=False, name=k)
+                     for k, v in values.items()}
+        # Updated from replica context: under tf.distribute only the first replica's write counts.
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="ct_step",
+                                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        self.steps_per_epoch = tf.Variable(1, dtype=tf.int64, trainable=False, name="ct_steps_per_epoch")
+        self.start_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="ct_start_epoch")
+        self.use = {k: tf.Variable(1.0, trainable=False, name=f"use_{k}") for k in ("div", "reg", "adv")}
+        self.pool = None  # training pool variables, set by CounterfactualModel.set_training_pool
+
+
+@keras.saving.register_keras_serializable(package="cftkit")
+class CounterfactualModel(keras.Model):
+    """Wrap any Keras classifier that outputs logits and train it with counterfactual training.
+
+    Args:
+        classifier: a built ``keras.Model`` mapping ``(N, D)`` to ``(N, K)`` logits, K ≥ 2.
+        objective: ``"full"`` (CT), ``"energy"`` (CD), ``"adversarial"`` (AR) or ``"vanilla"`` (BL).
+        constraints: :class:`cftkit.Constraints` used by the search (domain, mutability) and for
+            feature protection; ``None`` = unbounded, all features mutable.
+        n_ce: counterfactuals per epoch (n_CE), spread over the epoch's batches.
+        schedule: ``"step"`` (default: on the fly in every ``train_step`` with the current weights)
+            or ``"epoch"`` (the reference code: once per epoch with frozen weights into a buffer).
+        generator: search generator (default ECCCo).
+        burnin: fraction of each ``fit``'s epochs trained with the classification loss only.
+        seed: seeds every random draw in the step (factuals, targets, x⁺).
+        lambda_clf, lambda_div, lambda_reg, lambda_adv, threshold, max_steps, search_learning_rate,
+        cost_weight, energy_weight, adversarial_epsilon: hyperparameters held in ``tf.Variable``s, so
+            changing them between ``fit`` calls (``model.lambda_div = 0.1``) takes effect without
+            recompiling.
+
+    Labels ``y`` are integer class indices.  ``fit`` on arrays sets the training pool the factuals
+    and x⁺ are drawn from; for ``tf.data`` inputs call :meth:`set_training_pool` first.
+
+    Example:
+        >>> import cftkit
+        >>> ds = cftkit.datasets.load("moons")
+        >>> clf = cftkit.build_classifier(2, 2, seed=0)
+        >>> model = cftkit.CounterfactualModel(clf, constraints=ds.constraints, n_ce=100, threshold=0.9)
+        >>> model.compile(metrics=["accuracy"])
+        >>> h = model.fit(ds.x_train[:300], ds.y_train[:300], batch_size=30, epochs=1, verbose=0)
+        >>> sorted(k for k in h.history if k.startswith("ct_"))[:3]
+        ['ct_adv', 'ct_div', 'ct_maturity']
+    """
+
+    def __init__(self, classifier, *, objective="full", constraints: Constraints | None = None,
+                 n_ce: int = 1000, schedule: str = "step", generator="eccco", burnin: float = 0.0, seed: int = 0,
+                 lambda_clf=defaults.LAMBDA_CLF, lambda_div=defaults.LAMBDA_DIV, lambda_reg=defaults.LAMBDA_REG,
+                 lambda_adv=defaults.LAMBDA_ADV, threshold=defaults.THRESHOLD, max_steps=defaults.TRAIN_MAX_STEPS,
+                 search_learning_rate=defaults.LEARNING_RATE, cost_weight=defaults.TRAIN_COST_WEIGHT,
+                 energy_weight=defaults.TRAIN_ENERGY_WEIGHT, adversarial_epsilon=defaults.NASCENT_EPSILON,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(classifier, keras.Model):
+            raise TypeError(f"classifier must be a keras.Model returning logits; got {type(classifier).__name__}")
+        if not classifier.built or not getattr(classifier, "inputs", None):
+            raise ValueError("classifier must be built with a known input shape (e.g. keras.Input((D,)) first)")
+        in_shape = tuple(classifier.inputs[0].shape)
+        out_shape = tuple(classifier.outputs[0].shape)
+        if len(in_shape) != 2 or in_shape[1] is None:
+            raise ValueError(f"classifier must take (N, D) inputs; its input shape is {in_shape}")
+        if len(out_shape) != 2 or out_shape[1] is None or out_shape[1] < 2:
+            raise ValueError(f"classifier must return (N, K) logits with K >= 2; its output shape is {out_shape}")
+        self.classifier = classifier
+        self.n_features = int(in_shape[1])
+        self.n_classes = int(out_shape[1])
+        self._objective = resolve_objective(objective)
+        if constraints is None:
+            constraints = Constraints(n_features=self.n_features)
+        if not isinstance(constraints, Constraints):
+            raise TypeError(f"constraints must be a cftkit.Constraints; got {type(constraints).__name__}")
+        if constraints.n_features != self.n_features:
+            raise ValueError(f"constraints describe {constraints.n_features} features; the classifier takes "
+                             f"{self.n_features}")
+        self.constraints = constraints
+        self.n_ce = check_int(n_ce, "n_ce", minimum=1)
+        if schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {schedule!r}; expected one of {SCHEDULES}")
+        self.schedule = schedule
+        self.generator = _generators.get(generator)
+        self.burnin = float(burnin)
+        if not 0.0 <= self.burnin < 1.0:
+            raise ValueError(f"burnin must be a fraction in [0, 1); got {burnin}")
+        self.seed = check_int(seed, "seed", minimum=0)
+        values = dict(lambda_clf=lambda_clf, lambda_div=lambda_div, lambda_reg=lambda_reg, lambda_adv=lambda_adv,
+                      threshold=threshold, max_steps=max_steps, search_learning_rate=search_learning_rate,
+                      cost_weight=cost_weight, energy_weight=energy_weight, adversarial_epsilon=adversarial_epsilon)
+        values = {k: _validate_hp(k, v) for k, v in values.items()}
+        self._hp = _HyperParameters(values)
+        self._set_objective_flags()
+        self._chunk = None  # static per-step chunk size, fixed when fit knows #batches
+        self._buffer = None
+        inc, dec = constraints.masks()
+        self._c_lower = tf.constant(constraints.lower)
+        self._c_upper = tf.constant(constraints.upper)
+        self._c_inc = tf.constant(inc)
+        self._c_dec = tf.constant(dec)
+        mut = np.array(constraints.mutability)
+        self._p_none = tf.constant(mut == "none")
+        self._p_inc = tf.constant(mut == "increase")
+        self._p_dec = tf.constant(mut == "decrease")
+        self.clf_tracker = keras.metrics.Mean(name="ct_clf")
+        self.div_tracker = keras.metrics.Mean(name="ct_div")
+        self.reg_tracker = keras.metrics.Mean(name="ct_reg")
+        self.adv_tracker = keras.metrics.Mean(name="ct_adv")
+        self.maturity_tracker = keras.metrics.Mean(name="ct_maturity")
+        self.steps_tracker = keras.metrics.Mean(name="ct_search_steps")
+        self.skipped_tracker = keras.metrics.Sum(name="ct_skipped")
+        self.build((None, self.n_features))
+
+    # ------------------------------------------------------------------ Keras plumbing
+    def build(self, input_shape=None):
+        self.built = True
+
+    def call(self, inputs, training=False):
+        return self.classifier(inputs, training=training)
+
+    def compile(self, optimizer=None, loss=None, **kwargs):
+        """``keras.Model.compile`` with the paper's defaults: Adam(1e-3, ε = 1e-8), logit cross-entropy."""
+        if optimizer is None:
+            optimizer = keras.optimizers.Adam(defaults.ADAM_LEARNING_RATE, epsilon=defaults.ADAM_EPSILON)
+        if loss is None:
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        super().compile(optimizer=optimizer, loss=loss, **kwargs)
+
+    def compile_from_config(self, config):
+        """Restore ``compile`` on load (our ``compile`` only fills defaults, so replay it)."""
+        from keras.src.saving import serialization_lib
+
+        self.compile(**serialization_lib.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def get_config(self):
+        config = {"classifier": keras.saving.serialize_keras_object(self.classifier), "objective": self._objective,
+                  "constraints": self.constraints.get_config(), "n_ce": self.n_ce, "schedule": self.schedule,
+                  "generator": self.generator.get_config(), "burnin": self.burnin, "seed": self.seed,
+                  "name": self.name}
+        config.update(self.hyperparameters)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        classifier = keras.saving.deserialize_keras_object(config.pop("classifier"), custom_objects=custom_objects)
+        constraints = Constraints.from_config(config.pop("constraints"))
+        gen = config.pop("generator")
+        gen_name = gen.pop("name")
+        generator = _generators._REGISTRY[gen_name](**gen) if gen_name in ("generic", "eccco") else gen_name
+        return cls(classifier, constraints=constraints, generator=generator, **config)
+
+    # ------------------------------------------------------------------ hyperparameters
+    @property
+    def objective(self) -> str:
+        return self._objective
+
+    @objective.setter
+    def objective(self, value):
+        """Switch objective between ``fit`` calls (e.g. fine-tune a trained BL model with CT)."""
+        self._objective = resolve_objective(value)
+        self._set_objective_flags()
+        self.train_function = None
+
+    def _set_objective_flags(self):
+        for term, on in OBJECTIVES[self._objective].items():
+            self._hp.use[term].assign(1.0 if on else 0.0)
+
+    @property
+    def hyperparameters(self) -> dict:
+        """Current values of the variables read by ``train_step``."""
+        return {k: (int(v.numpy()) if v.dtype == tf.int32 else float(v.numpy())) for k, v in self._hp.vars.items()}
+
+    def set_hyperparameters(self, **values):
+        """Assign hyperparameters (validated); they take effect on the next step, without recompiling."""
+        for k, v in values.items():
+            if k not in _HYPERPARAMETERS:
+                raise ValueError(f"unknown hyperparameter {k!r}; expected one of {sorted(_HYPERPARAMETERS)}")
+            self._hp.vars[k].assign(_validate_hp(k, v))
+
+    @property
+    def needs_counterfactuals(self) -> bool:
+        return self._objective != "vanilla"
+
+    # ------------------------------------------------------------------ training pool
+    def set_training_pool(self, x, y):
+        """Set the data factuals and target samples x⁺ are drawn from (the whole training set)."""
+        x = as_2d_float(x, "x", n_features=self.n_features)
+        y = as_labels(np.asarray(y).reshape(-1) if np.ndim(y) == 1 else np.argmax(y, axis=-1), "y",
+                      n=x.shape[0], n_classes=self.n_classes)
+        present = np.bincount(y, minlength=self.n_classes)
+        if (present > 0).sum() < 2:
+            raise ValueError(f"y must contain at least two classes for counterfactual training; got only {np.unique(y)}")
+        order = np.argsort(y, kind="stable").astype(np.int32)
+        starts = np.concatenate([[0], np.cumsum(present)[:-1]]).astype(np.int32)
+        arrays = {"x": x, "y": y, "order": order, "class_start": starts, "class_count": present.astype(np.int32)}
+        pool = self._hp.pool
+        if pool is not None and all(pool[k].shape == v.shape for k, v in arrays.items()):
+            for k, v in arrays.items():  # same shapes: new values, no retrace
+                pool[k].assign(v)
+        else:  # the pool is captured by the traced step: a new shape needs a new trace
+            self._hp.pool = {k: tf.Variable(v, trainable=False, name=f"pool_{k}") for k, v in arrays.items()}
+            self.train_function = None
+
+    @property
+    def _pool(self):
+        return self._hp.pool
+
+    @property
+    def _pool_size(self) -> int:
+        return 0 if self._hp.pool is None else int(self._hp.pool["x"].shape[0])
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, steps_per_epoch=None, **kwargs):
+        """``keras.Model.fit``; on arrays it also sets the training pool and #batches per epoch."""
+        is_array = x is not None and not isinstance(x, tf.data.Dataset) and hasattr(x, "__len__")
+        if is_array:
+            n = len(x)
+            n_fit = int(math.floor(n * (1.0 - validation_split))) if validation_split else n
+            if y is None:
+                raise ValueError("y must be given when x is an array")
+            self.set_training_pool(np.asarray(x)[:n_fit], np.asarray(y)[:n_fit])
+            spe = steps_per_epoch or int(math.ceil(n_fit / (batch_size or 32)))
+        else:
+            if self._pool is None and self.needs_counterfactuals:
+                raise ValueError("for tf.data inputs call model.set_training_pool(x, y) before fit")
+            spe = steps_per_epoch
+            if spe is None and isinstance(x, tf.data.Dataset):
+                card = int(x.cardinality().numpy())
+                spe = card if card > 0 else None
+            if spe is None:
+                raise ValueError("steps_per_epoch is needed: the dataset's number of batches is unknown")
+        self._configure_epoch(int(spe), epochs)
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                           validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
+                           steps_per_epoch=steps_per_epoch, **kwargs)
+
+    def _configure_epoch(self, steps_per_epoch: int, epochs: int):
+        n_batches = max(1, steps_per_epoch)
+        n_ce = max(self.n_ce, n_batches)  # ct_method §1.3 step 2: n_CE is raised to #batches
+        if self._pool is not None and self.needs_counterfactuals and n_ce > self._pool_size:
+            raise ValueError(f"n_ce={n_ce} exceeds the training size ({self._pool_size}): factuals are drawn "
+                             f"without replacement (lower n_ce)")
+        if self._pool is not None:
+            n_ce = min(n_ce, self._pool_size)  # only reached by vanilla models, which draw nothing
+        self._n_ce_eff = n_ce
+        chunk = int(math.ceil(n_ce / n_batches))
+        replicas = self.distribute_strategy.num_replicas_in_sync
+        if self.schedule == "epoch" and replicas > 1:
+            raise ValueError("schedule='epoch' (the reference's per-epoch buffer) runs on one replica only; "
+                             "use schedule='step' under a multi-replica tf.distribute strategy")
+        local = int(math.ceil(chunk / replicas))
+        key = (chunk, local, n_ce, n_batches)
+        if key != self._chunk:
+            self._chunk = key
+            self.train_function = None
+            if self.schedule == "epoch":
+                self._make_buffer(n_ce)
+        self._hp.steps_per_epoch.assign(n_batches)
+        self._hp.step.assign(0)
+        self._hp.start_epoch.assign(int(round(self.burnin * epochs)))
+
+    def _make_buffer(self, n_ce):
+        d = self.n_features
+        self._buffer = {
+            "x_cf": tf.Variable(tf.zeros([n_ce, d]), trainable=False), "x_plus": tf.Variable(tf.zeros([n_ce, d]),
+                                                                                             trainable=False),
+            "x_ae": tf.Variable(tf.zeros([n_ce, d]), trainable=False),
+            "target": tf.Variable(tf.zeros([n_ce], tf.int32), trainable=False),
+            "label": tf.Variable(tf.zeros([n_ce], tf.int32), trainable=False),
+            "mature": tf.Variable(tf.zeros([n_ce], tf.bool), trainable=False),
+            "steps": tf.Variable(tf.zeros([n_ce], tf.int32), trainable=False),
+        }
+
+    # ------------------------------------------------------------------ counterfactual side (graph code)
+    def _seed(self, *parts):
+        s = tf.constant([self.seed, 0], tf.int32)
+        for p in parts:
+            s = tf.random.experimental.stateless_fold_in(s, tf.cast(p, tf.int32))
+        return s
+
+    def generate_counterfactuals(self, factual, label, u_target, u_plus, seed=0):
+        """Counterfactual tuples for factuals (graph code, also usable outside ``fit``).
+
+        ``u_target`` and ``u_plus`` are U(0, 1) draws, one per factual, that pick the target and x⁺
+        (drawn per *position* by the caller, so the result does not depend on the replica count).
+        Returns ``x_cf`` (non-mature replaced by x⁺), ``x_plus`` (protected), ``x_ae`` (nascent),
+        ``target``, ``label``, ``mature`` and ``steps`` — all stop-gradient (ct_method §1.3 steps 3–9).
+        """
+        hp = self._hp.vars
+        pool = self._pool
+        k = self.n_classes
+        logits = tf.cast(self.classifier(factual, training=False), tf.float32)
+        pred = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        # Step 3: target uniformly among the classes other than the current prediction.
+        shift = 1 + tf.minimum(tf.cast(tf.floor(u_target * (k - 1)), tf.int32), k - 2)
+        target = (pred + shift) % k
+        # Step 5: x⁺ uniformly from the training points whose true label is the target.
+        count = tf.gather(pool["class_count"], target)
+        offset = tf.minimum(tf.cast(tf.floor(u_plus * tf.cast(count, tf.float32)), tf.int32), count - 1)
+        x_plus = tf.gather(pool["x"], tf.gather(pool["order"], tf.gather(pool["class_start"], target) + offset))
+        n = tf.shape(factual)[0]
+        res = search_graph(self.classifier, self.generator, factual, target, lower=self._c_lower,
+                           upper=self._c_upper, allow_increase=self._c_inc, allow_decrease=self._c_dec,
+                           max_steps=hp["max_steps"], threshold=hp["threshold"],
+                           learning_rate=hp["search_learning_rate"], cost_weight=tf.fill([n], hp["cost_weight"]),
+                           energy_weight=tf.fill([n], hp["energy_weight"]),
+                           nascent_epsilon=hp["adversarial_epsilon"], seed=self._seed(seed, 3), n_classes=k)
+        # Step 7: non-mature counterfactuals are replaced by their own x⁺ (div term 0).
+        x_cf = replace_non_mature(res["counterfactual"], x_plus, res["mature"])
+        # Step 9: feature protection.
+        x_plus = protect(x_cf, x_plus, self._p_none, self._p_inc, self._p_dec)
+        out = {"x_cf": x_cf, "x_plus": x_plus, "x_ae": res["nascent"], "target": target, "label": label,
+               "mature": res["mature"], "steps": res["steps"]}
+        return {key: tf.stop_gradient(v) for key, v in out.items()}
+
+    def _chunk_positions(self, i):
+        """Positions (in the epoch's n_CE sample) of this replica's share of chunk i, and their mask."""
+        chunk, local, n_ce, n_batches = self._chunk
+        base, rem = n_ce // n_batches, n_ce % n_batches
+        size = base + tf.cast(i < rem, tf.int64)
+        start = i * base + tf.minimum(i, tf.cast(rem, tf.int64))
+        ctx = tf.distribute.get_replica_context()
+        rid = tf.cast(ctx.replica_id_in_sync_group if ctx is not None else 0, tf.int64)
+        offs = rid * local + tf.range(local, dtype=tf.int64)
+        valid = offs < size
+        pos = tf.minimum(start + offs, n_ce - 1)
+        return pos, valid, size
+
+    def _epoch_sample(self, epoch, n):
+        """The epoch's n_CE factual indices: a seeded permutation of the pool (without replacement)."""
+        u = tf.random.stateless_uniform([self._pool_size], self._seed(epoch, 7))
+        return tf.argsort(u)[:n]
+
+    def _step_counterfactuals(self, i, epoch):
+        pos, valid, size = self._chunk_positions(i)
+        pool = self._pool
+        n_ce = self._chunk[2]
+        if self.schedule == "epoch":
+            buf = self._buffer
+
+            def refill():
+                idx = self._epoch_sample(epoch, n_ce)
+                out = self.generate_counterfactuals(
+                    tf.gather(pool["x"], idx), tf.gather(pool["y"], idx),
+                    tf.random.stateless_uniform([n_ce], self._seed(epoch, 11)),
+                    tf.random.stateless_uniform([n_ce], self._seed(epoch, 12)), epoch)
+                return tf.group(*[buf[key].assign(v) for key, v in out.items()])
+
+            with tf.control_dependencies([tf.cond(tf.equal(i, 0), refill, tf.no_op)]):
+                tuples = {key: tf.gather(v, pos) for key, v in buf.items()}
+        else:
+            idx = tf.gather(self._epoch_sample(epoch, n_ce), pos)
+            # Draws per position in the epoch's sample: independent of how replicas share the chunk.
+            u1 = tf.gather(tf.random.stateless_uniform([n_ce], self._seed(epoch, 11)), pos)
+            u2 = tf.gather(tf.random.stateless_uniform([n_ce], self._seed(epoch, 12)), pos)
+            tuples = self.generate_counterfactuals(tf.gather(pool["x"], idx), tf.gather(pool["y"], idx), u1, u2,
+                                                   self._hp.step)
+        tuples["weight"] = tf.cast(valid, tf.float32)
+        return tuples, tf.cast(size, tf.float32)
+
+    def _no_counterfactuals(self):
+        local = self._chunk[1]
+        z = tf.zeros([local, self.n_features])
+        zi = tf.zeros([local], tf.int32)
+        return {"x_cf": z, "x_plus": z, "x_ae": z, "target": zi, "label": zi, "mature": tf.zeros([local], tf.bool),
+                "steps": zi, "weight": tf.zeros([local])}, tf.constant(1.0)
+
+    # ------------------------------------------------------------------ the step
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        hp, use = self._hp.vars, self._hp.use
+        step = self._hp.step
+        i = step % self._hp.steps_per_epoch
+        epoch = step // self._hp.steps_per_epoch
+        ct_on = ((use["div"] + use["reg"] + use["adv"]) > 0) & (epoch >= self._hp.start_epoch)
+        if self._pool is None:
+            tuples, size = self._no_counterfactuals()
+            ct_on = tf.constant(False)
+        else:
+            tuples, size = tf.cond(ct_on, lambda: self._step_counterfactuals(i, epoch), self._no_counterfactuals)
+        on = tf.cast(ct_on, tf.float32)
+        with tf.GradientTape() as tape:
+            loss, terms, y_pred = self.compute_ct_loss(x, y, tuples, size, on, sample_weight=sample_weight)
+            scaled = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, self.trainable_weights)
+        finite = self._all_replicas_finite(loss)
+        self._apply_if_finite(grads, finite)
+        # Trackers get unscaled, per-replica means (Keras' Mean aggregates replicas correctly).
+        n_b = tf.shape(x)[0]
+        clf, w = terms["clf"], tuples["weight"]
+        self._loss_tracker.update_state(_unscale_for_distribution(loss), sample_weight=n_b)
+        self.clf_tracker.update_state(_unscale_for_distribution(clf), sample_weight=n_b)
+        n_local = tf.reduce_sum(w)
+        safe = tf.maximum(n_local, 1.0)
+        for tracker, key in ((self.div_tracker, "div"), (self.reg_tracker, "reg"), (self.adv_tracker, "adv")):
+            tracker.update_state(terms[key] * size / safe, sample_weight=n_local * on)
+        self.maturity_tracker.update_state(tf.cast(tuples["mature"], tf.float32), sample_weight=w * on)
+        self.steps_tracker.update_state(tf.cast(tuples["steps"], tf.float32), sample_weight=w * on)
+        self.skipped_tracker.update_state(1.0 - tf.cast(finite, tf.float32))
+        step.assign_add(1)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def compute_ct_loss(self, x, y, tuples, size, on=1.0, sample_weight=None, training=True):
+        """The CT batch loss of ct_method §1.1 and its terms, from precomputed counterfactual tuples.
+
+        ``tuples`` holds ``x_plus``, ``x_cf``, ``x_ae``, ``target``, ``label`` and ``weight`` (1 for a
+        tuple of this batch, 0 for padding); ``size`` is the number of tuples of the whole batch (the
+        mean's denominator, summed over replicas).  Returns ``(loss, terms, y_pred)``.
+        """
+        hp, use = self._hp.vars, self._hp.use
+        w = tf.cast(tuples["weight"], tf.float32)
+        n_b = tf.shape(x)[0]
+        k = tf.shape(w)[0]
+        onehot = tf.one_hot(tuples["target"], self.n_classes)
+        # One fused forward pass over the batch and the three counterfactual-side inputs.
+        logits = self(tf.concat([tf.cast(x, tf.float32), tuples["x_plus"], tuples["x_cf"], tuples["x_ae"]], 0),
+                      training=training)
+        y_pred = logits[:n_b]
+        l_plus, l_cf, l_ae = logits[n_b:n_b + k], logits[n_b + k:n_b + 2 * k], logits[n_b + 2 * k:]
+        clf = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+        div, reg = contrastive_divergence_and_ridge(_generators.energy(l_plus, onehot),
+                                                    _generators.energy(l_cf, onehot), w, size)
+        adv = adversarial_loss(l_ae, tuples["label"], w, size)
+        ct_terms = on * (hp["lambda_div"] * use["div"] * div + hp["lambda_reg"] * use["reg"] * reg
+                         + hp["lambda_adv"] * use["adv"] * adv)
+        loss = hp["lambda_clf"] * clf + ct_terms
+        return loss, {"clf": clf, "div": div, "reg": reg, "adv": adv}, y_pred
+
+    def _all_replicas_finite(self, loss):
+        bad = tf.cast(~tf.math.is_finite(loss), tf.float32)
+        ctx = tf.distribute.get_replica_context()
+        if ctx is not None and ctx.num_replicas_in_sync > 1:
+            bad = ctx.all_reduce(tf.distribute.ReduceOp.SUM, bad)
+        return bad < 0.5
+
+    def _apply_if_finite(self, grads, finite):
+        """Skip the whole update when the batch loss is Inf/NaN (ct_method §1.1, CT:training.jl L183)."""
+        variables = self.trainable_weights
+        ctx = tf.distribute.get_replica_context()
+        multi = ctx is not None and ctx.num_replicas_in_sync > 1
+        if not self.optimizer.built:
+            self.optimizer.build(variables)
+        if not multi or tf.__internal__.distribute.strategy_supports_no_merge_call():
+            def apply():
+                self.optimizer.apply(grads, variables)
+                return tf.constant(True)
+
+            tf.cond(finite, apply, lambda: tf.constant(False))
+            return
+
+        def cross_replica(distribution, grads, finite):
+            ok = tf.reduce_all(tf.stack(distribution.experimental_local_results(finite)))
+
+            def apply():
+                distribution.extended.call_for_each_replica(self.optimizer.apply, args=(grads, variables))
+                return tf.constant(True)
+
+            tf.cond(ok, apply, lambda: tf.constant(False))
+
+        ctx.merge_call(cross_replica, args=(grads, finite))
+
+
+def _hp_property(name):
+    def getter(self):
+        v = self._hp.vars[name]
+        return int(v.numpy()) if v.dtype == tf.int32 else float(v.numpy())
+
+    def setter(self, value):
+        self.set_hyperparameters(**{name: value})
+
+    return property(getter, setter, doc=f"``{name}`` (a tf.Variable read by train_step; settable between fits)")
+
+
+for _name in _HYPERPARAMETERS:
+    setattr(CounterfactualModel, _name, _hp_property(_name))

@@ -1,0 +1,292 @@
+"""CounterfactualModel: loss terms by hand, protection, schedules, Keras plumbing, distribution."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import cftkit
+import keras
+import tensorflow as tf
+from cftkit import training
+
+
+def _linear(w, b):
+    m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    m.set_weights([np.asarray(w, np.float32), np.asarray(b, np.float32)])
+    return m
+
+
+def _np_ce(logits, y):
+    z = logits - logits.max(1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+    return -logp[np.arange(len(y)), y]
+
+
+W = np.array([[1.0, -2.0], [0.5, 3.0]])
+B = np.array([0.1, -0.2])
+
+
+@pytest.fixture
+def tuples():
+    return {
+        "x_plus": tf.constant([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]]),
+        "x_cf": tf.constant([[0.5, 0.5], [-1.0, 1.0], [9.0, 9.0]]),
+        "x_ae": tf.constant([[0.2, 0.1], [0.0, -1.0], [5.0, 5.0]]),
+        "target": tf.constant([1, 0, 1]),
+        "label": tf.constant([0, 1, 0]),
+        "weight": tf.constant([1.0, 1.0, 0.0]),  # the third tuple is padding
+    }
+
+
+@pytest.mark.parametrize("objective", ["full", "energy", "adversarial", "vanilla"])
+def test_loss_terms_match_hand_computation(tuples, objective):
+    model = cftkit.CounterfactualModel(_linear(W, B), objective=objective, lambda_reg=0.3)
+    model.compile()
+    x = np.array([[1.0, 1.0], [2.0, -1.0]], np.float32)
+    y = np.array([0, 1])
+    loss, terms, _ = model.compute_ct_loss(tf.constant(x), tf.constant(y), tuples, tf.constant(2.0))
+    f = lambda a: np.asarray(a) @ W + B  # noqa: E731
+    clf = _np_ce(f(x), y).mean()
+    t = tuples["target"].numpy()[:2]
+    e_plus = -f(tuples["x_plus"])[np.arange(2), t]
+    e_cf = -f(tuples["x_cf"])[np.arange(2), t]
+    div = np.mean(e_plus - e_cf)
+    reg = np.mean(e_plus ** 2 + e_cf ** 2)
+    adv = _np_ce(f(tuples["x_ae"])[:2], tuples["label"].numpy()[:2]).mean()
+    np.testing.assert_allclose(terms["clf"], clf, rtol=1e-5)
+    np.testing.assert_allclose(terms["div"], div, rtol=1e-5)
+    np.testing.assert_allclose(terms["reg"], reg, rtol=1e-5)
+    np.testing.assert_allclose(terms["adv"], adv, rtol=1e-5)
+    on = training.OBJECTIVES[objective]
+    expected = clf + 0.5 * div * on["div"] + 0.3 * reg * on["reg"] + 0.25 * adv * on["adv"]
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+
+
+def test_gradient_does_not_flow_into_counterfactuals(tuples):
+    model = cftkit.CounterfactualModel(_linear(W, B))
+    model.compile()
+    xs = {k: tf.Variable(v) for k, v in tuples.items() if k.startswith("x_")}
+    with tf.GradientTape() as tape:
+        t = dict(tuples, **{k: tf.stop_gradient(v) for k, v in xs.items()})
+        loss, _, _ = model.compute_ct_loss(tf.ones((2, 2)), tf.constant([0, 1]), t, tf.constant(2.0))
+    grads = tape.gradient(loss, list(xs.values()) + model.trainable_weights)
+    assert all(g is None for g in grads[:3])
+    assert all(g is not None for g in grads[3:])
+
+
+def test_protection_rule_cases():
+    x_cf = tf.constant([[1.0, 1.0, 1.0, 1.0], [5.0, 5.0, 5.0, 5.0]])
+    x_plus = tf.constant([[3.0, 3.0, 3.0, 3.0], [2.0, 2.0, 2.0, 2.0]])
+    none = tf.constant([True, False, False, False])
+    inc = tf.constant([False, True, False, False])
+    dec = tf.constant([False, False, True, False])
+    out = training.protect(x_cf, x_plus, none, inc, dec).numpy()
+    np.testing.assert_array_equal(out[0], [1.0, 3.0, 1.0, 3.0])  # none → x'; inc → max; dec → min; both kept
+    np.testing.assert_array_equal(out[1], [5.0, 5.0, 2.0, 2.0])
+
+
+def test_non_mature_replaced_by_target_sample():
+    x_cf = tf.constant([[1.0, 1.0], [2.0, 2.0]])
+    x_plus = tf.constant([[7.0, 7.0], [8.0, 8.0]])
+    out = training.replace_non_mature(x_cf, x_plus, tf.constant([True, False])).numpy()
+    np.testing.assert_array_equal(out, [[1.0, 1.0], [8.0, 8.0]])
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return cftkit.datasets.load("moons")
+
+
+def _model(ds, objective="full", **kw):
+    keras.utils.set_random_seed(0)
+    clf = cftkit.build_classifier(ds.n_features, ds.n_classes, seed=0)
+    kw.setdefault("n_ce", 100)
+    model = cftkit.CounterfactualModel(clf, objective=objective, constraints=ds.constraints, **kw)
+    model.compile(metrics=["accuracy"])
+    return model
+
+
+def test_generated_tuples_follow_algorithm(moons):
+    ds = moons.with_immutable([0])
+    model = _model(ds, threshold=0.5)
+    model.fit(ds.x_train[:600], ds.y_train[:600], batch_size=60, epochs=2, verbose=0)
+    model.set_training_pool(ds.x_train, ds.y_train)
+    x = tf.constant(ds.x_train[:200])
+    lab = tf.constant(ds.y_train[:200])
+    u = tf.random.stateless_uniform([200], [1, 2])
+    out = {k: v.numpy() for k, v in model.generate_counterfactuals(x, lab, u, u).items()}
+    pred = model.predict(ds.x_train[:200], verbose=0).argmax(1)
+    assert np.all(out["target"] != pred)
+    # x⁺ comes from the training points whose true label is the target (feature 1 is untouched by protection)
+    pool_by_row = {tuple(np.round(r, 5)): c for r, c in zip(ds.x_train[:, 1:], ds.y_train)}
+    assert all(pool_by_row[tuple(np.round(r, 5))] == t for r, t in zip(out["x_plus"][:, 1:], out["target"]))
+    # immutable feature 0: the counterfactual never moved it and x⁺ copies the counterfactual's value
+    np.testing.assert_array_equal(out["x_cf"][out["mature"], 0], ds.x_train[:200][out["mature"], 0])
+    np.testing.assert_array_equal(out["x_plus"][:, 0], out["x_cf"][:, 0])
+    # non-mature: x' := x⁺
+    np.testing.assert_array_equal(out["x_cf"][~out["mature"]], out["x_plus"][~out["mature"]])
+    np.testing.assert_array_equal(out["label"], ds.y_train[:200])
+    assert np.all(np.abs(out["x_ae"] - ds.x_train[:200]).max(1) <= 0.3 + 1e-6)
+
+
+def test_fit_reports_terms_and_hyperparameters_change_without_recompiling(moons):
+    model = _model(moons)
+    h = model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=1, verbose=0)
+    for key in ("loss", "accuracy", "ct_clf", "ct_div", "ct_reg", "ct_adv", "ct_maturity", "ct_search_steps",
+                "ct_skipped"):
+        assert key in h.history
+    assert h.history["ct_search_steps"][0] > 0
+    fn = model.train_function
+    model.max_steps = 0
+    h = model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=1, verbose=0)
+    assert model.train_function is fn  # not retraced
+    assert h.history["ct_search_steps"][0] == 0 and h.history["ct_maturity"][0] == 0
+
+
+def test_objectives_switch_and_vanilla_runs_no_search(moons):
+    model = _model(moons, objective="vanilla")
+    h = model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=1, verbose=0)
+    assert h.history["ct_search_steps"][0] == 0 and h.history["ct_div"][0] == 0
+    model.objective = "full"  # fine-tune the trained baseline with CT
+    h = model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=1, verbose=0)
+    assert h.history["ct_search_steps"][0] > 0 and h.history["ct_reg"][0] > 0
+
+
+def test_burnin_trains_classification_only_first(moons):
+    model = _model(moons, burnin=0.5)
+    h = model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=2, verbose=0)
+    assert h.history["ct_search_steps"][0] == 0 and h.history["ct_search_steps"][1] > 0
+
+
+def test_epoch_schedule_uses_one_buffer_per_epoch(moons):
+    model = _model(moons, schedule="epoch")
+    h = model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=2, verbose=0)
+    assert h.history["ct_search_steps"][0] > 0
+    buf1 = model._buffer["x_cf"].numpy().copy()
+    model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=1, verbose=0)
+    assert buf1.shape == (100, 2) and not np.array_equal(buf1, model._buffer["x_cf"].numpy())
+
+
+def test_non_finite_updates_are_skipped(moons):
+    model = _model(moons, lambda_reg=1e38)
+    model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=1, verbose=0)  # builds everything
+    before = [w.numpy().copy() for w in model.classifier.weights]
+    model.set_hyperparameters(lambda_reg=3e38, lambda_div=3e38)
+    h = model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=1, verbose=0)
+    after = [w.numpy() for w in model.classifier.weights]
+    if np.isfinite(h.history["loss"][0]):
+        pytest.fail("the loss was expected to overflow")
+    assert h.history["ct_skipped"][0] == 10
+    for b, a in zip(before, after):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_keras_round_trip(tmp_path, moons):
+    model = _model(moons, lambda_reg=0.25, threshold=0.9)
+    model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=1, verbose=0)
+    path = tmp_path / "ct.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)  # safe_mode stays on
+    assert isinstance(loaded, cftkit.CounterfactualModel)
+    np.testing.assert_array_equal(loaded.predict(moons.x_test, verbose=0), model.predict(moons.x_test, verbose=0))
+    assert loaded.hyperparameters == model.hyperparameters
+    assert loaded.constraints == model.constraints and loaded.objective == "full" and loaded.n_ce == 100
+    # the loaded model trains on
+    h = loaded.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=1, verbose=0)
+    assert np.isfinite(h.history["loss"][0])
+
+
+def test_jit_compile_and_steps_per_execution(moons):
+    model = _model(moons)
+    model.compile(metrics=["accuracy"], jit_compile=True, steps_per_execution=5)
+    h = model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=2, verbose=0, shuffle=False)
+    assert h.history["ct_search_steps"][1] > 0 and np.isfinite(h.history["loss"][1])
+
+
+def test_train_step_has_no_host_round_trips(moons):
+    model = _model(moons)
+    model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=1, verbose=0)
+    graph = tf.function(model.train_step).get_concrete_function(
+        (tf.TensorSpec([None, 2], tf.float32), tf.TensorSpec([None], tf.int32))).graph
+    ops = {op.type for op in graph.get_operations()}
+    for fn in graph._functions.values():  # cond/while bodies
+        ops |= {n.op for n in fn.definition.node_def}
+    assert not ops & {"PyFunc", "EagerPyFunc", "PyFuncStateless"}
+    assert "While" in ops or "StatelessWhile" in ops
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"objective": "nope"}, "objective"),
+    ({"lambda_div": -1.0}, "lambda_div"),
+    ({"threshold": 1.0}, "threshold"),
+    ({"threshold": 0.0}, "threshold"),
+    ({"schedule": "daily"}, "schedule"),
+    ({"burnin": 1.5}, "burnin"),
+    ({"max_steps": -1}, "max_steps"),
+])
+def test_bad_constructor_arguments(kwargs, match):
+    clf = cftkit.build_classifier(2, 2)
+    with pytest.raises((ValueError, TypeError), match=match):
+        cftkit.CounterfactualModel(clf, **kwargs)
+
+
+def test_bad_training_data(moons):
+    model = _model(moons, n_ce=1000)
+    with pytest.raises(ValueError, match="n_ce"):
+        model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=1, verbose=0)
+    model = _model(moons)
+    with pytest.raises(ValueError, match="two classes"):
+        model.fit(moons.x_train[:300], np.zeros(300, int), batch_size=30, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"y must be class indices"):
+        model.fit(moons.x_train[:300], np.full(300, 3), batch_size=30, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="lambda_reg"):
+        model.lambda_reg = -0.1
+    with pytest.raises(ValueError, match="unknown hyperparameter"):
+        model.set_hyperparameters(lambda_foo=1.0)
+    with pytest.raises(ValueError, match="classifier"):
+        cftkit.CounterfactualModel(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+    with pytest.raises(ValueError, match="unknown preset"):
+        cftkit.presets.get("mars")
+
+
+MIRRORED = textwrap.dedent("""
+    import json, sys, numpy as np, tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras, cftkit
+    ds = cftkit.datasets.load("circles")
+    x, y = ds.x_train[:240], ds.y_train[:240]
+    out = {}
+    for name in ("single", "mirrored"):
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]) if name == "mirrored" else \\
+            tf.distribute.get_strategy()
+        with strategy.scope():
+            keras.utils.set_random_seed(3)
+            clf = cftkit.build_classifier(2, 2, seed=3)
+            m = cftkit.CounterfactualModel(clf, constraints=ds.constraints, n_ce=80, threshold=0.5)
+            m.compile(optimizer=keras.optimizers.SGD(0.05), metrics=["accuracy"])
+        h = m.fit(x, y, batch_size=30, epochs=3, verbose=0, shuffle=False)
+        out[name] = {"replicas": strategy.num_replicas_in_sync,
+                     "weights": [w.tolist() for w in m.classifier.get_weights()],
+                     "history": {k: v for k, v in h.history.items()}}
+    print(json.dumps(out))
+""")
+
+
+def test_mirrored_strategy_matches_single_device():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")
+    proc = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import json
+
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["mirrored"]["replicas"] == 2 and out["single"]["replicas"] == 1
+    for a, b in zip(out["single"]["weights"], out["mirrored"]["weights"]):
+        np.testing.assert_allclose(np.array(b), np.array(a), rtol=1e-4, atol=1e-5)
+    for key in ("loss", "ct_div", "ct_reg", "ct_adv", "ct_maturity", "accuracy"):
+        np.testing.assert_allclose(out["mirrored"]["history"][key], out["single"]["history"][key], rtol=1e-3,
+                                   atol=1e-4, err_msg=key)
