@@ -21,3 +21,4 @@ __all__ = ["Constraints", "MUTABILITIES", "SearchResult", "search", "search_grap
 from .training import OBJECTIVES, CounterfactualModel, build_classifier  # noqa: E402
 
 __all__ += ["CounterfactualModel", "build_classifier", "OBJECTIVES"]
+from . import revise  # noqa: E402  (REVISE: VAE, fit_vae, REVISEGenerator)

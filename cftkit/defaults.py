@@ -58,3 +58,14 @@ IG_ROUNDS = 100
 IG_N_SAMPLES = 2500
 IG_BASELINE_RANGE = (-1.0, 1.0)  # random U(−1, 1) baseline (BODY L303)
 IG_QUANTILES = (0.025, 0.975)
+
+# --- REVISE and its VAE (ct_method §2.1, "REVISE"; CEjl encoders.jl, vae.jl; train_vae.jl) ------
+# REVISE's search uses the search defaults above (η, T, τ, λ_cost); only the VAE has its own values.
+VAE_LATENT_DIM_2D = 2  # L for 2-D data
+VAE_HIDDEN_2D = 16  # h for 2-D data
+VAE_LATENT_DIM = 4  # L otherwise, including MNIST
+VAE_HIDDEN = 32  # h otherwise, including MNIST
+VAE_EPOCHS = 100
+VAE_BATCH_SIZE = 50  # shuffled every epoch
+VAE_LEARNING_RATE = 1e-3  # Adam
+VAE_WEIGHT_DECAY = 0.01  # λ of the ridge penalty λ·Σ‖θ_dec‖² on the decoder's parameters

@@ -147,6 +147,7 @@ class _HyperParameters:
         self.start_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="ct_start_epoch")
         self.use = {k: tf.Variable(1.0, trainable=False, name=f"use_{k}") for k in ("div", "reg", "adv")}
         self.pool = None  # training pool variables, set by CounterfactualModel.set_training_pool
+        self.epoch_samples = None  # (epochs, n_CE) factual indices, drawn by fit
 
 
 @keras.saving.register_keras_serializable(package="cftkit")
@@ -399,6 +400,29 @@ class CounterfactualModel(keras.Model):
         self._hp.steps_per_epoch.assign(n_batches)
         self._hp.step.assign(0)
         self._hp.start_epoch.assign(int(round(self.burnin * epochs)))
+        if self._pool is not None:
+            self._draw_epoch_samples(epochs, n_ce)
+
+    def _draw_epoch_samples(self, epochs: int, n_ce: int):
+        """Step 2 of Algorithm 1 for every epoch of this fit, drawn up front on the host: each row holds
+        the epoch's n_CE factual indices, sampled without replacement from the pool.  (Sorting inside
+        every train_step cost more than the search itself on small data.)"""
+        self._fit_count = getattr(self, "_fit_count", 0) + 1
+        rng = np.random.default_rng([self.seed, self._fit_count])
+        n = self._pool_size
+        rows = np.stack([rng.permutation(n)[:n_ce] for _ in range(max(1, epochs))]).astype(np.int32)
+        var = self._hp.epoch_samples
+        capacity = 0 if var is None else int(var.shape[0])
+        if var is None or var.shape[1] != n_ce or capacity < rows.shape[0]:
+            cap = max(rows.shape[0], 100)
+            full = np.zeros((cap, n_ce), np.int32)
+            full[: rows.shape[0]] = rows
+            self._hp.epoch_samples = tf.Variable(full, trainable=False, name="ct_epoch_samples")
+            self.train_function = None
+        else:
+            full = var.numpy()
+            full[: rows.shape[0]] = rows
+            var.assign(full)
 
     def _make_buffer(self, n_ce):
         d = self.n_features
@@ -465,22 +489,22 @@ class CounterfactualModel(keras.Model):
         offs = rid * local + tf.range(local, dtype=tf.int64)
         valid = offs < size
         pos = tf.minimum(start + offs, n_ce - 1)
-        return pos, valid, size
+        return pos, offs, valid, size
 
-    def _epoch_sample(self, epoch, n):
-        """The epoch's n_CE factual indices: a seeded permutation of the pool (without replacement)."""
-        u = tf.random.stateless_uniform([self._pool_size], self._seed(epoch, 7))
-        return tf.argsort(u)[:n]
+    def _epoch_sample(self, epoch):
+        """The epoch's n_CE factual indices (drawn in :meth:`_draw_epoch_samples`)."""
+        samples = self._hp.epoch_samples
+        return tf.gather(samples, epoch % tf.cast(tf.shape(samples)[0], epoch.dtype))
 
     def _step_counterfactuals(self, i, epoch):
-        pos, valid, size = self._chunk_positions(i)
+        pos, offs, valid, size = self._chunk_positions(i)
         pool = self._pool
         n_ce = self._chunk[2]
         if self.schedule == "epoch":
             buf = self._buffer
 
             def refill():
-                idx = self._epoch_sample(epoch, n_ce)
+                idx = self._epoch_sample(epoch)
                 out = self.generate_counterfactuals(
                     tf.gather(pool["x"], idx), tf.gather(pool["y"], idx),
                     tf.random.stateless_uniform([n_ce], self._seed(epoch, 11)),
@@ -490,10 +514,11 @@ class CounterfactualModel(keras.Model):
             with tf.control_dependencies([tf.cond(tf.equal(i, 0), refill, tf.no_op)]):
                 tuples = {key: tf.gather(v, pos) for key, v in buf.items()}
         else:
-            idx = tf.gather(self._epoch_sample(epoch, n_ce), pos)
-            # Draws per position in the epoch's sample: independent of how replicas share the chunk.
-            u1 = tf.gather(tf.random.stateless_uniform([n_ce], self._seed(epoch, 11)), pos)
-            u2 = tf.gather(tf.random.stateless_uniform([n_ce], self._seed(epoch, 12)), pos)
+            idx = tf.gather(self._epoch_sample(epoch), pos)
+            # Draws per position of the chunk: independent of how replicas share the chunk.
+            width = self._chunk[1] * self.distribute_strategy.num_replicas_in_sync
+            u1 = tf.gather(tf.random.stateless_uniform([width], self._seed(epoch, i, 11)), offs)
+            u2 = tf.gather(tf.random.stateless_uniform([width], self._seed(epoch, i, 12)), offs)
             tuples = self.generate_counterfactuals(tf.gather(pool["x"], idx), tf.gather(pool["y"], idx), u1, u2,
                                                    self._hp.step)
         tuples["weight"] = tf.cast(valid, tf.float32)
@@ -514,7 +539,7 @@ class CounterfactualModel(keras.Model):
         i = step % self._hp.steps_per_epoch
         epoch = step // self._hp.steps_per_epoch
         ct_on = ((use["div"] + use["reg"] + use["adv"]) > 0) & (epoch >= self._hp.start_epoch)
-        if self._pool is None:
+        if self._pool is None or self._objective == "vanilla":  # BL: no search in the graph at all
             tuples, size = self._no_counterfactuals()
             ct_on = tf.constant(False)
         else:

@@ -197,6 +197,41 @@ def test_mmd_chunking_gives_identical_results(monkeypatch):
     np.testing.assert_allclose(ev.mmd_batched(a, am, b, bm, (0.5, 5.0)), full, rtol=1e-12)
 
 
+def test_mmd_indexed_matches_gathered_groups(monkeypatch):
+    rng = np.random.default_rng(17)
+    xa, xb = rng.normal(size=(30, 3)), rng.normal(size=(20, 3))
+    a_idx = np.array([[0, 1, 2, -1], [3, 4, 5, 6], [7, 8, -1, -1]])
+    b_idx = np.array([[0, 1, 2], [3, 4, -1], [5, 6, 7]])
+    out = metrics_mod.mmd_indexed(xa, a_idx, xb, b_idx, (0.5, 5.0))
+    for g in range(3):
+        ra, rb = a_idx[g][a_idx[g] >= 0], b_idx[g][b_idx[g] >= 0]
+        for j, ls in enumerate((0.5, 5.0)):
+            assert out[g, j] == pytest.approx(brute_mmd(xa[ra].astype(np.float32), xb[rb].astype(np.float32), ls),
+                                              rel=1e-6, abs=1e-9)
+    monkeypatch.setattr(metrics_mod, "_MMD_CHUNK_ELEMENTS", 40)  # one group per chunk
+    np.testing.assert_allclose(metrics_mod.mmd_indexed(xa, a_idx, xb, b_idx, (0.5, 5.0)), out, rtol=1e-12)
+
+
+@pytest.mark.parametrize("gram", [False, True])
+def test_mmd_indexed_with_pools_and_gram_path(monkeypatch, gram):
+    # Wide data uses a per-pool Gram matrix of the reference rows; both paths must agree with the formula.
+    monkeypatch.setattr(metrics_mod, "_GRAM_MIN_FEATURES", 1 if gram else 10**9)
+    rng = np.random.default_rng(18)
+    xa, xb = rng.normal(size=(40, 5)) + 3.0, rng.normal(size=(30, 5)) + 3.0
+    yb = np.repeat([0, 1], 15)
+    gid = rng.integers(0, 6, 40)
+    pools = np.array([0, 1, 0, 1, 0, 1])
+    a_idx = metrics_mod.subsample_groups(gid, 6, 5, rng)
+    b_idx = metrics_mod.subsample_reference(pools, yb, 8, rng)
+    out = metrics_mod.mmd_indexed(xa, a_idx, xb, b_idx, (0.5, 5.0), pools=pools)
+    for g in range(6):
+        ra, rb = a_idx[g][a_idx[g] >= 0], b_idx[g][b_idx[g] >= 0]
+        assert np.all(yb[rb] == pools[g])
+        for j, ls in enumerate((0.5, 5.0)):
+            expected = brute_mmd(xa[ra].astype(np.float32), xb[rb].astype(np.float32), ls) if ra.size > 1 else np.nan
+            np.testing.assert_allclose(out[g, j], expected, rtol=1e-6, atol=1e-9)
+
+
 def test_mmd_bad_inputs():
     with pytest.raises(ValueError, match="length_scale must be > 0"):
         ev.mmd(np.zeros((3, 1)), np.ones((3, 1)), length_scale=0.0)
@@ -326,6 +361,17 @@ def test_robust_accuracy_per_epsilon_matches_single_attacks(moons_model):
     out = ev.robust_accuracy(model, x, y, epsilons=[0.05, 0.3], attack="fgsm")
     for e, acc in zip([0.05, 0.3], out["accuracy"]):
         assert acc == pytest.approx(np.mean(ev.predict(model, ev.fgsm(model, x, y, e)) == y))
+
+
+def test_graph_functions_compile_with_xla(moons_model):
+    model, ds = moons_model
+    x, y = ds.x_test[:64], ds.y_test[:64]
+    np.testing.assert_allclose(ev.fgsm(model, x, y, 0.1, jit_compile=True), ev.fgsm(model, x, y, 0.1), atol=1e-6)
+    # PGD's random start is drawn on the host, so the seed means the same with and without XLA.
+    np.testing.assert_allclose(ev.pgd(model, x, y, 0.1, steps=5, seed=2, jit_compile=True),
+                               ev.pgd(model, x, y, 0.1, steps=5, seed=2), atol=1e-5)
+    np.testing.assert_allclose(ev.integrated_gradients(model, x, y, -0.5, steps=5, jit_compile=True),
+                               ev.integrated_gradients(model, x, y, -0.5, steps=5), atol=1e-5)
 
 
 def test_robustness_bad_inputs():

@@ -175,6 +175,16 @@ def test_categorical_columns_are_decoded_before_metrics():
     assert not np.all(np.isin(raw.counterfactuals[:, 1:], [0.0, 1.0]))
 
 
+def test_protocol_with_xla_search(moons):
+    ds, models = moons
+    kw = dict(SMALL, jit_compile=True, n_runs=2, n_individuals=5)
+    res = ev.evaluate_counterfactuals({"BL": models["BL"]}, ds, seed=9, **kw)
+    ref = ev.evaluate_counterfactuals({"BL": models["BL"]}, ds, seed=9, **dict(kw, jit_compile=False))
+    np.testing.assert_array_equal(res.records["test_index"], ref.records["test_index"])
+    np.testing.assert_allclose(res.counterfactuals, ref.counterfactuals, atol=1e-4)
+    assert all(np.all(np.isfinite(v)) for v in res.per_run["BL"].values())
+
+
 # ----------------------------------------------------------------------------- compare / reduction / significance
 def test_reduction_formula():
     t, b = np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 4.0])

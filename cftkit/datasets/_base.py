@@ -72,15 +72,24 @@ class Dataset:
 
 
 def stratified_split(y: np.ndarray, n_val: int, rng: np.random.Generator):
-    """Indices (train, val): ``floor(n_val/N · n_c)`` per class, sampled without replacement;
-    the training part keeps its original order (ct_method §3.3)."""
+    """Indices (train, val) of a class-stratified split with exactly ``n_val`` validation rows.
+
+    Each class gets ``floor(n_val/N · n_c)`` rows and the rows left over go to the classes with the
+    largest remainders (the reference floors only, which leaves the split a row or two short of its
+    nominal size); rows are sampled without replacement and the training part keeps its order
+    (ct_method §3.3).
+    """
     y = np.asarray(y)
     n = len(y)
-    val = []
-    for c in np.unique(y):
-        idx = np.flatnonzero(y == c)
-        k = int(np.floor(n_val / n * len(idx)))
-        val.append(rng.choice(idx, size=k, replace=False))
+    if not 0 <= n_val <= n:
+        raise ValueError(f"n_val must be in [0, {n}]; got {n_val}")
+    classes = np.unique(y)
+    sizes = np.array([np.sum(y == c) for c in classes])
+    quota = n_val / n * sizes
+    counts = np.floor(quota).astype(int)
+    for j in np.argsort(-(quota - counts), kind="stable")[: n_val - counts.sum()]:
+        counts[j] += 1
+    val = [rng.choice(np.flatnonzero(y == c), size=k, replace=False) for c, k in zip(classes, counts)]
     val = np.sort(np.concatenate(val)) if val else np.array([], dtype=int)
     mask = np.ones(n, bool)
     mask[val] = False

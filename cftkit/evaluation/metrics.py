@@ -31,6 +31,9 @@ __all__ = ["accuracy", "cost", "f1_score", "implausibility", "ip_star", "mmd", "
 _PREDICT_BATCH = 65536
 # Elements (groups × rows × rows) per batched-MMD call; bounds the kernel tensors' memory.
 _MMD_CHUNK_ELEMENTS = 1 << 22
+# mmd_indexed: precompute a pool's reference Gram matrix when D ≥ this and the pool has ≤ _GRAM_MAX_ROWS rows.
+_GRAM_MIN_FEATURES = 16
+_GRAM_MAX_ROWS = 4096
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -204,18 +207,11 @@ def _sq_dist(u, v):
     return tf.maximum(d, 0.0)
 
 
-@tf.function(input_signature=[tf.TensorSpec([None, None, None], tf.float64), tf.TensorSpec([None, None], tf.float64),
-                              tf.TensorSpec([None, None, None], tf.float64), tf.TensorSpec([None, None], tf.float64),
-                              tf.TensorSpec([None], tf.float64)])
-def _mmd_graph(a, a_mask, b, b_mask, inv_two_l2):
-    """Unbiased MMD² per group and length scale → (G, L); NaN where a group has < 2 rows on a side."""
-    n_b = tf.reduce_sum(b_mask, axis=1)
+def _kernel_mmd(sq_aa, sq_bb, sq_ab, a_mask, b_mask, inv_two_l2):
+    """Unbiased MMD² from squared distances → (G, L); NaN where a group has < 2 rows on a side."""
     n_a = tf.reduce_sum(a_mask, axis=1)
-    # Centre each group (on its reference mean): distances are unchanged, cancellation is smaller.
-    centre = tf.reduce_sum(b * b_mask[..., None], axis=1, keepdims=True) / tf.maximum(n_b, 1.0)[:, None, None]
-    a = (a - centre) * a_mask[..., None]
-    b = (b - centre) * b_mask[..., None]
-    p, q = tf.shape(a)[1], tf.shape(b)[1]
+    n_b = tf.reduce_sum(b_mask, axis=1)
+    p, q = tf.shape(a_mask)[1], tf.shape(b_mask)[1]
     w_aa = a_mask[:, :, None] * a_mask[:, None, :] * (1.0 - tf.eye(p, dtype=tf.float64))
     w_bb = b_mask[:, :, None] * b_mask[:, None, :] * (1.0 - tf.eye(q, dtype=tf.float64))
     w_ab = a_mask[:, :, None] * b_mask[:, None, :]
@@ -224,15 +220,58 @@ def _mmd_graph(a, a_mask, b, b_mask, inv_two_l2):
     def kernel_sum(sq, w):  # Σ w·exp(−‖·‖²/(2ℓ²)) for every ℓ → (G, L)
         return tf.transpose(tf.reduce_sum(tf.exp(-sq[None] * scales) * w[None], axis=[2, 3]))
 
-    k_aa = kernel_sum(_sq_dist(a, a), w_aa)
-    k_bb = kernel_sum(_sq_dist(b, b), w_bb)
-    k_ab = kernel_sum(_sq_dist(a, b), w_ab)
     ok = (n_a >= 2.0) & (n_b >= 2.0)
     den_aa = tf.where(ok, n_a * (n_a - 1.0), 1.0)[:, None]
     den_bb = tf.where(ok, n_b * (n_b - 1.0), 1.0)[:, None]
     den_ab = tf.where(ok, n_a * n_b, 1.0)[:, None]
-    out = k_aa / den_aa + k_bb / den_bb - 2.0 * k_ab / den_ab
+    out = kernel_sum(sq_aa, w_aa) / den_aa + kernel_sum(sq_bb, w_bb) / den_bb - 2.0 * kernel_sum(sq_ab, w_ab) / den_ab
     return tf.where(ok[:, None], out, tf.fill(tf.shape(out), tf.constant(np.nan, tf.float64)))
+
+
+_F64 = tf.float64
+
+
+@tf.function(input_signature=[tf.TensorSpec([None, None, None], _F64), tf.TensorSpec([None, None], _F64),
+                              tf.TensorSpec([None, None, None], _F64), tf.TensorSpec([None, None], _F64),
+                              tf.TensorSpec([None], _F64)])
+def _mmd_graph(a, a_mask, b, b_mask, inv_two_l2):
+    """Unbiased MMD² per group from padded samples (G, P, D) and (G, Q, D)."""
+    n_b = tf.reduce_sum(b_mask, axis=1)
+    # Centre each group (on its reference mean): distances are unchanged, cancellation is smaller.
+    centre = tf.reduce_sum(b * b_mask[..., None], axis=1, keepdims=True) / tf.maximum(n_b, 1.0)[:, None, None]
+    a = (a - centre) * a_mask[..., None]
+    b = (b - centre) * b_mask[..., None]
+    return _kernel_mmd(_sq_dist(a, a), _sq_dist(b, b), _sq_dist(a, b), a_mask, b_mask, inv_two_l2)
+
+
+def _gather_centred(x, idx, centre):
+    mask = tf.cast(idx >= 0, tf.float64)
+    return (tf.gather(x, tf.maximum(idx, 0)) - centre) * mask[..., None], mask
+
+
+@tf.function(input_signature=[tf.TensorSpec([None, None], _F64), tf.TensorSpec([None, None], tf.int32),
+                              tf.TensorSpec([None, None], _F64), tf.TensorSpec([None, None], tf.int32),
+                              tf.TensorSpec([None], _F64), tf.TensorSpec([None], _F64)])
+def _mmd_graph_idx(x_a, a_idx, pool, b_idx, centre, inv_two_l2):
+    """MMD² per group, gathering inside the graph: rows ``a_idx`` of ``x_a`` (centred here) versus rows
+    ``b_idx`` of the already-centred reference ``pool``; −1 = padding."""
+    a, am = _gather_centred(x_a, a_idx, centre)
+    b, bm = _gather_centred(pool, b_idx, tf.zeros_like(centre))
+    return _kernel_mmd(_sq_dist(a, a), _sq_dist(b, b), _sq_dist(a, b), am, bm, inv_two_l2)
+
+
+@tf.function(input_signature=[tf.TensorSpec([None, None], _F64), tf.TensorSpec([None, None], tf.int32),
+                              tf.TensorSpec([None, None], _F64), tf.TensorSpec([None, None], tf.int32),
+                              tf.TensorSpec([None], _F64), tf.TensorSpec([None, None], _F64),
+                              tf.TensorSpec([None], _F64)])
+def _mmd_graph_idx_gram(x_a, a_idx, pool, b_idx, centre, gram, inv_two_l2):
+    """As :func:`_mmd_graph_idx`, with the reference–reference squared distances gathered from the
+    pool's precomputed Gram matrix (saves G·Q²·D work for wide data)."""
+    a, am = _gather_centred(x_a, a_idx, centre)
+    b, bm = _gather_centred(pool, b_idx, tf.zeros_like(centre))
+    safe = tf.maximum(b_idx, 0)
+    sq_bb = tf.gather(tf.gather(gram, safe), safe, axis=2, batch_dims=1)
+    return _kernel_mmd(_sq_dist(a, a), sq_bb, _sq_dist(a, b), am, bm, inv_two_l2)
 
 
 def mmd_batched(a, a_mask, b, b_mask, length_scales=defaults.MMD_LENGTH_SCALES) -> np.ndarray:
@@ -334,34 +373,64 @@ def subsample_reference(group_targets: np.ndarray, y_ref: np.ndarray, max_sample
     return idx
 
 
-def gather_padded(x: np.ndarray, idx: np.ndarray):
-    """``x[idx]`` (float64) with −1 entries as zero rows, plus the float mask."""
-    mask = idx >= 0
-    return x[np.where(mask, idx, 0)].astype(np.float64) * mask[..., None], mask.astype(np.float64)
+def _compact(idx: np.ndarray) -> np.ndarray:
+    """Move the real (≥ 0) entries of each row first and drop all-padding columns."""
+    order = np.argsort(idx < 0, axis=1, kind="stable")
+    idx = np.take_along_axis(idx, order, axis=1)
+    width = int((idx >= 0).sum(axis=1).max()) if idx.size else 0
+    return idx[:, :width]
 
 
-def mmd_indexed(x_a, a_idx, x_b, b_idx, length_scales=defaults.MMD_LENGTH_SCALES) -> np.ndarray:
+def mmd_indexed(x_a, a_idx, x_b, b_idx, length_scales=defaults.MMD_LENGTH_SCALES, *, pools=None) -> np.ndarray:
     """:func:`mmd_batched` for groups given as row indices (−1 = padding) into ``x_a`` and ``x_b``.
 
-    Gathers the groups chunk by chunk, so memory stays bounded for many groups of wide data (MNIST:
-    thousands of groups × 100 rows × 784 features).  Returns float64 ``(G, L)`` raw MMD².
+    The rows are gathered inside the TensorFlow graph, chunk by chunk (memory stays bounded for
+    thousands of groups of wide data such as MNIST), with groups sorted by size so that padding stays
+    tight.  ``pools`` (one label per group, e.g. its target class) marks groups whose reference rows
+    come from the same pool; each pool is centred on its mean (for numerical stability) and, for wide
+    data, its reference–reference squared distances are computed once (a Gram matrix) instead of once
+    per group.  Returns float64 ``(G, L)`` raw MMD².
     """
     ls = length_scales_tuple(length_scales)
-    a_idx, b_idx = np.asarray(a_idx), np.asarray(b_idx)
-    g, p, q = a_idx.shape[0], a_idx.shape[1], b_idx.shape[1]
+    a_idx, b_idx = np.asarray(a_idx, np.int64), np.asarray(b_idx, np.int64)
+    g = a_idx.shape[0]
     if b_idx.shape[0] != g:
         raise ValueError(f"a_idx and b_idx must have one row per group; got {a_idx.shape} and {b_idx.shape}")
-    if g == 0 or p == 0 or q == 0:
-        return np.full((g, len(ls)), np.nan)
-    d = np.shape(x_a)[1]
-    per_group = max(p * q * len(ls), (p + q) * d, p * p, q * q)
-    chunk = max(1, _MMD_CHUNK_ELEMENTS // per_group)
-    out = []
-    for s in range(0, g, chunk):
-        a, am = gather_padded(x_a, a_idx[s:s + chunk])
-        b, bm = gather_padded(x_b, b_idx[s:s + chunk])
-        out.append(mmd_batched(a, am, b, bm, ls))
-    return np.concatenate(out, axis=0)
+    out = np.full((g, len(ls)), np.nan)
+    if g == 0 or a_idx.shape[1] == 0 or b_idx.shape[1] == 0:
+        return out
+    x_b = np.asarray(x_b, np.float64)
+    d = x_b.shape[1]
+    xa_t = tf.constant(np.asarray(x_a, np.float64))
+    inv = tf.constant([1.0 / (2.0 * l * l) for l in ls], tf.float64)
+    pools = np.zeros(g, np.int64) if pools is None else np.asarray(pools)
+    for v in np.unique(pools):
+        gs = np.flatnonzero(pools == v)
+        gs = gs[np.argsort((a_idx[gs] >= 0).sum(axis=1), kind="stable")]  # tight padding per chunk
+        ai_all, bi_all = _compact(a_idx[gs]), _compact(b_idx[gs])
+        p, q = ai_all.shape[1], bi_all.shape[1]
+        if p == 0 or q == 0:
+            continue
+        rows = np.unique(bi_all[bi_all >= 0])
+        centre = x_b[rows].mean(axis=0)
+        pool = x_b[rows] - centre
+        local = np.where(bi_all >= 0, np.searchsorted(rows, np.maximum(bi_all, 0)), -1).astype(np.int32)
+        gram = None
+        if d >= _GRAM_MIN_FEATURES and rows.size <= _GRAM_MAX_ROWS:
+            sq = np.sum(pool * pool, axis=1)
+            gram = tf.constant(np.maximum(sq[:, None] + sq[None, :] - 2.0 * pool @ pool.T, 0.0))
+        pool_t, centre_t = tf.constant(pool), tf.constant(centre)
+        per_group = max(p * q, p * p, q * q) * len(ls) + (p + q) * d
+        chunk = max(1, _MMD_CHUNK_ELEMENTS // per_group)
+        for s in range(0, gs.size, chunk):
+            ai = tf.constant(_compact(ai_all[s:s + chunk]).astype(np.int32))
+            bi = tf.constant(_compact(local[s:s + chunk]))
+            if gram is None:
+                res = _mmd_graph_idx(xa_t, ai, pool_t, bi, centre_t, inv)
+            else:
+                res = _mmd_graph_idx_gram(xa_t, ai, pool_t, bi, centre_t, gram, inv)
+            out[gs[s:s + chunk]] = res.numpy()
+    return out
 
 
 def ip_star(counterfactuals, targets, x_ref, y_ref, *, length_scale: float = defaults.MMD_LENGTH_SCALE,
@@ -398,7 +467,7 @@ def ip_star(counterfactuals, targets, x_ref, y_ref, *, length_scale: float = def
     rng = np.random.default_rng(seed)
     a_idx = subsample_groups(gid, classes.size, max_samples, rng)
     b_idx = subsample_reference(classes, yr, max_samples, rng)
-    vals = mmd_indexed(xc, a_idx, xr, b_idx, ls)[:, 0]
+    vals = mmd_indexed(xc, a_idx, xr, b_idx, ls, pools=classes)[:, 0]
     if clamp:
         vals = np.where(np.isnan(vals), np.nan, np.maximum(vals, 0.0))
     if per_sample:

@@ -289,7 +289,7 @@ def evaluate_counterfactuals(models: dict, dataset, *, n_runs: int = defaults.N_
     if uniq.size:
         a_idx = subsample_groups(gid, uniq.size, mmd_max_samples, rng_mmd)
         b_idx = subsample_reference(group_target, y_eval, mmd_max_samples, rng_mmd)
-        mmd_raw = mmd_indexed(cf_all, a_idx, x_eval, b_idx, ls)
+        mmd_raw = mmd_indexed(cf_all, a_idx, x_eval, b_idx, ls, pools=group_target)
     t_mmd = time.perf_counter() - t0
     rec["group"] = gid.astype(np.int64)
     rec["group_size"] = np.bincount(gid, minlength=uniq.size)[gid] if n_rows else np.zeros(0, np.int64)

@@ -1,0 +1,94 @@
+"""``cftkit`` console script: ``cftkit reproduce`` (the paper's tables) and ``cftkit bench``.
+
+Examples::
+
+    cftkit reproduce --dataset moons --quick --out results/moons
+    cftkit reproduce --dataset all-synthetic --seeds 3 --out results/synthetic
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+GROUPS = {
+    "all-synthetic": ("linearly_separable", "circles", "moons", "overlapping"),
+    "all-real": ("adult", "california_housing", "credit_default", "gmsc", "mnist"),
+}
+GROUPS["all"] = GROUPS["all-synthetic"] + GROUPS["all-real"]
+
+
+def _datasets(arg: str):
+    from . import presets
+
+    if arg in GROUPS:
+        return list(GROUPS[arg])
+    try:
+        return [presets.get(arg).dataset]
+    except ValueError as exc:
+        raise SystemExit(f"cftkit reproduce: {exc}; or one of {sorted(GROUPS)}") from None
+
+
+def _reproduce(args) -> int:
+    from . import experiments
+
+    names = _datasets(args.dataset)
+    seeds = [args.seed + i for i in range(args.seeds)]
+    results = []
+    for name in names:
+        out = None if args.out is None else (args.out if len(names) == 1 else os.path.join(args.out, name))
+        res = experiments.reproduce(name, seeds=seeds, runs=args.runs, individuals=args.individuals,
+                                    epochs=args.epochs, quick=args.quick, data_seed=args.data_seed, out=out,
+                                    progress=not args.no_progress, jit_compile=not args.no_jit,
+                                    robustness=not args.no_robustness)
+        results.append(res)
+        print(experiments.markdown_table(res), flush=True)
+        print(flush=True)
+    if args.out is not None and len(names) > 1:
+        with open(os.path.join(args.out, "results.md"), "w") as f:
+            f.write("\n\n".join(experiments.markdown_table(r) for r in results) + "\n")
+    return 0
+
+
+def _bench(args) -> int:
+    from . import bench
+
+    return bench.main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cftkit", description="Counterfactual training toolkit.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    rep = sub.add_parser("reproduce", help="train BL and CT with the paper's preset and compare with Table I")
+    rep.add_argument("--dataset", required=True,
+                     help="a dataset name (moons, circles, linearly_separable, overlapping, adult, ...) "
+                          "or all-synthetic / all-real / all")
+    rep.add_argument("--runs", type=int, default=None, help="evaluation runs (default 100; quick: 10)")
+    rep.add_argument("--individuals", type=int, default=None, help="individuals per run and λ_egy")
+    rep.add_argument("--epochs", type=int, default=None, help="training epochs (default: the preset's 100)")
+    rep.add_argument("--seed", type=int, default=0, help="first training seed")
+    rep.add_argument("--seeds", type=int, default=1, help="number of training seeds (seed, seed+1, ...)")
+    rep.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic data / splits")
+    rep.add_argument("--quick", action="store_true", help="a small, minutes-scale version")
+    rep.add_argument("--out", default=None, help="directory for results.json, results.md and plots")
+    rep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rep.add_argument("--no-jit", action="store_true", help="graph mode instead of XLA")
+    rep.add_argument("--no-robustness", action="store_true", help="skip FGSM/PGD and integrated gradients")
+    rep.set_defaults(func=_reproduce)
+    bench = sub.add_parser("bench", help="speed benchmarks (P1–P4), printed as a table and written as JSON")
+    bench.add_argument("--quick", action="store_true", help="a smoke-test sized run")
+    bench.add_argument("--json", default=None, help="write every figure with its unit to this file")
+    bench.add_argument("--only", default=None, help="comma-separated subset of p1,p2,p3,p4")
+    bench.add_argument("--no-dice", action="store_true", help="skip the DiCE peer baseline in P4")
+    bench.set_defaults(func=_bench)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""The paper's experiments: train BL and CT with a preset, evaluate them, compare with Table I.
+
+Used by ``cftkit reproduce`` (see :mod:`cftkit.cli`) and the "reproduce" notebook.
+
+Example:
+    >>> import cftkit
+    >>> res = cftkit.experiments.reproduce("circles", quick=True, runs=3, epochs=2, progress=False)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+
+import numpy as np
+
+from . import datasets as _datasets, defaults, presets as _presets
+from ._tf import keras
+from .training import CounterfactualModel, build_classifier
+
+#: Metrics of the main table and their names in the protocol result.
+TABLE_METRICS = {"ip": "ip", "ip_star_0.5": "ip_star[0.5]", "ip_star_5.0": "ip_star[5]", "cost": "cost"}
+PAPER_METRIC = {"ip": "ip", "ip_star_0.5": "ip_star", "ip_star_5.0": "ip_star", "cost": "cost"}
+
+QUICK = dict(epochs=20, runs=10, individuals=50, ig_rounds=10)
+
+
+def train_model(dataset, preset, objective: str, *, seed: int = 0, constraints=None, epochs: int | None = None,
+                jit_compile: bool = True, steps_per_execution: int | None = None, verbose=0, callbacks=None):
+    """Train one model with a preset; returns ``(model, seconds)``.
+
+    ``constraints`` default to the dataset's domain with every feature mutable (the plausibility
+    runs); pass ``dataset.with_immutable().constraints`` for the protected-feature (cost) runs.
+    """
+    keras.utils.set_random_seed(seed)
+    clf = build_classifier(dataset.n_features, dataset.n_classes, preset.hidden, seed=seed)
+    if constraints is None:
+        constraints = dataset.constraints.unconstrained_mutability()
+    model = CounterfactualModel(clf, constraints=constraints, seed=seed, **preset.model_kwargs(objective))
+    n_batches = math.ceil(len(dataset.x_train) / preset.batch_size)
+    model.compile(optimizer=keras.optimizers.Adam(preset.learning_rate, epsilon=preset.adam_epsilon),
+                  metrics=["accuracy"], jit_compile=jit_compile,
+                  steps_per_execution=steps_per_execution or n_batches)
+    t0 = time.perf_counter()
+    model.fit(dataset.x_train, dataset.y_train, batch_size=preset.batch_size, epochs=epochs or preset.epochs,
+              shuffle=preset.shuffle, verbose=verbose, callbacks=callbacks)
+    return model, time.perf_counter() - t0
+
+
+def _comparison_dict(cmp, paper):
+    return {"bl_mean": cmp.baseline_mean, "ct_mean": cmp.treated_mean, "reduction_pct": cmp.reduction_pct,
+            "reduction_sd": cmp.reduction_sd, "significant": bool(cmp.significant), "ci": [cmp.ci_low, cmp.ci_high],
+            "paper_v3": paper}
+
+
+def _paper(preset, metric):
+    row = _presets.PAPER_V3.get(preset.paper_key)
+    if row is None:
+        return None
+    red, sd, sig = row[PAPER_METRIC[metric]]
+    return {"reduction_pct": red, "reduction_sd": sd, "significant": sig}
+
+
+def run_seed(name: str, *, seed: int = 0, data_seed: int = 0, runs: int = defaults.N_RUNS,
+             individuals: int | None = None, epochs: int | None = None, jit_compile: bool = True,
+             robustness: bool = True, ig_rounds: int = defaults.IG_ROUNDS, keep_models: bool = False,
+             progress=None) -> dict:
+    """Train BL, CT and CT-with-protection for one training seed and evaluate them (ct_method §5)."""
+    from .evaluation import protocol, robustness as _rob, attribution, metrics as _metrics
+
+    def tick(msg):
+        if progress is not None:
+            progress.set_postfix_str(msg)
+            progress.update(1)
+
+    preset = _presets.get(name)
+    ds = _datasets.load(name, seed=data_seed)
+    individuals = individuals or preset.eval_individuals
+    out = {"seed": seed, "timings": {}}
+    bl, out["timings"]["train_bl_s"] = train_model(ds, preset, "vanilla", seed=seed, epochs=epochs,
+                                                   jit_compile=jit_compile)
+    tick("BL trained")
+    ct, out["timings"]["train_ct_s"] = train_model(ds, preset, "full", seed=seed, epochs=epochs,
+                                                   jit_compile=jit_compile)
+    tick("CT trained")
+    protected = ds.with_immutable()
+    ct_p, out["timings"]["train_ct_protected_s"] = train_model(ds, preset, "full", seed=seed, epochs=epochs,
+                                                               constraints=protected.constraints,
+                                                               jit_compile=jit_compile)
+    tick("CT (protected) trained")
+    t0 = time.perf_counter()
+    # Test points can lie outside the domain inferred from train+val: widen it to hold them.
+    plaus_c = ds.constraints.unconstrained_mutability().expanded_to(ds.x_test)
+    plaus = protocol.evaluate_counterfactuals({"CT": ct, "BL": bl}, ds, n_runs=runs, n_individuals=individuals,
+                                              threshold=defaults.EVAL_THRESHOLD_PLAUSIBILITY, constraints=plaus_c,
+                                              seed=seed, keep_counterfactuals=False)
+    cost_c = protected.constraints.expanded_to(ds.x_test)
+    costr = protocol.evaluate_counterfactuals({"CT": ct_p, "BL": bl}, ds, n_runs=runs, n_individuals=individuals,
+                                              threshold=defaults.EVAL_THRESHOLD_COST, constraints=cost_c,
+                                              seed=seed + 10_000, keep_counterfactuals=False)
+    out["timings"]["evaluate_s"] = time.perf_counter() - t0
+    tick("evaluated")
+    cmp_p = protocol.compare(plaus, "CT", "BL")
+    cmp_c = protocol.compare(costr, "CT", "BL")
+    for key, metric in TABLE_METRICS.items():
+        cmp = (cmp_c if key == "cost" else cmp_p)[metric]
+        out[key] = _comparison_dict(cmp, _paper(preset, key))
+    out["accuracy"] = {"bl": _metrics.accuracy(bl, ds.x_test, ds.y_test),
+                       "ct": _metrics.accuracy(ct, ds.x_test, ds.y_test),
+                       "ct_protected": _metrics.accuracy(ct_p, ds.x_test, ds.y_test)}
+    out["validity"] = {"bl": plaus.validity["BL"], "ct": plaus.validity["CT"],
+                       "bl_constrained": costr.validity["BL"], "ct_constrained": costr.validity["CT"]}
+    out["maturity_steps"] = {}
+    if robustness:
+        t0 = time.perf_counter()
+        eps = np.asarray(defaults.ROBUST_EPSILONS)
+        out["robust_accuracy"] = {"epsilons": eps.tolist()}
+        for attack in ("fgsm", "pgd"):
+            out["robust_accuracy"][attack] = {
+                m: _curve(_rob.robust_accuracy(model, ds.x_test, ds.y_test, eps, attack=attack, seed=seed))
+                for m, model in (("bl", bl), ("ct", ct))}
+        ig = {}
+        for m, model in (("bl", bl), ("ct", ct_p)):
+            r = attribution.protected_sensitivity(model, ds.x_test, ds.y_test, ds.protected, rounds=ig_rounds,
+                                                  seed=seed)
+            ig[m] = {"median": r.median, "low": r.lower, "high": r.upper}
+        out["integrated_gradients"] = ig
+        out["timings"]["robustness_s"] = time.perf_counter() - t0
+        tick("robustness + IG")
+    if keep_models:
+        out["models"] = {"bl": bl, "ct": ct, "ct_protected": ct_p, "dataset": ds}
+    return out
+
+
+def _curve(result) -> list:
+    """Accuracies of a robust-accuracy result (dict with an ``accuracy`` entry or an array)."""
+    if isinstance(result, dict):
+        result = result.get("accuracy", result.get("accuracies"))
+    return np.asarray(result, float).tolist()
+
+
+def aggregate(per_seed: list) -> dict:
+    """Mean and [min, max] over training seeds of every table cell."""
+    agg = {}
+    for key in TABLE_METRICS:
+        vals = np.array([s[key]["reduction_pct"] for s in per_seed], float)
+        sds = np.array([s[key]["reduction_sd"] for s in per_seed], float)
+        agg[key] = {"reduction_pct": float(np.nanmean(vals)), "min": float(np.nanmin(vals)),
+                    "max": float(np.nanmax(vals)), "reduction_sd": float(np.nanmean(sds)),
+                    "significant": all(s[key]["significant"] for s in per_seed),
+                    "significant_seeds": int(sum(s[key]["significant"] for s in per_seed)),
+                    "bl_mean": float(np.nanmean([s[key]["bl_mean"] for s in per_seed])),
+                    "ct_mean": float(np.nanmean([s[key]["ct_mean"] for s in per_seed])),
+                    "paper_v3": per_seed[0][key]["paper_v3"]}
+    for group in ("accuracy", "validity"):
+        agg[group] = {k: float(np.mean([s[group][k] for s in per_seed])) for k in per_seed[0][group]}
+    return agg
+
+
+def reproduce(name: str, *, seeds=(0,), runs: int | None = None, individuals: int | None = None,
+              epochs: int | None = None, quick: bool = False, data_seed: int = 0, out: str | None = None,
+              progress: bool = True, jit_compile: bool = True, robustness: bool = True, plots: bool = True) -> dict:
+    """Train and evaluate BL vs CT for one dataset over training ``seeds``; optionally write ``out/``.
+
+    ``quick`` shrinks epochs, runs and individuals (:data:`QUICK`) unless given explicitly.
+    """
+    preset = _presets.get(name)
+    name = preset.dataset
+    if quick:
+        epochs = epochs or QUICK["epochs"]
+        runs = runs or QUICK["runs"]
+        individuals = individuals or QUICK["individuals"]
+    runs = runs or preset.eval_runs
+    individuals = individuals or preset.eval_individuals
+    ig_rounds = QUICK["ig_rounds"] if quick else defaults.IG_ROUNDS
+    seeds = list(seeds)
+    t0 = time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(seeds) * (5 if robustness else 4), desc=f"reproduce {name}", leave=True)
+    per_seed = []
+    keep = plots and out is not None
+    for s in seeds:
+        per_seed.append(run_seed(name, seed=s, data_seed=data_seed, runs=runs, individuals=individuals,
+                                 epochs=epochs, jit_compile=jit_compile, robustness=robustness,
+                                 ig_rounds=ig_rounds, keep_models=keep and s == seeds[0], progress=bar))
+    if bar is not None:
+        bar.close()
+    models = per_seed[0].pop("models", None)
+    result = {
+        "dataset": name,
+        "protocol": {**dataclasses.asdict(preset), "epochs": epochs or preset.epochs, "runs": runs,
+                     "individuals_per_lambda": individuals, "energy_weights": list(defaults.EVAL_ENERGY_WEIGHTS),
+                     "threshold_plausibility": defaults.EVAL_THRESHOLD_PLAUSIBILITY,
+                     "threshold_cost": defaults.EVAL_THRESHOLD_COST, "test_max_steps": defaults.EVAL_MAX_STEPS,
+                     "test_cost_weight": defaults.EVAL_COST_WEIGHT, "search_learning_rate": defaults.LEARNING_RATE,
+                     "length_scales": list(defaults.MMD_LENGTH_SCALES), "seeds": seeds, "data_seed": data_seed,
+                     "quick": quick, "jit_compile": jit_compile, "protected": list(_datasets.load(name).protected)},
+        "seeds": per_seed,
+        **aggregate(per_seed),
+    }
+    result["wall_time_s"] = time.perf_counter() - t0
+    if out is not None:
+        write_outputs(result, out, models=models)
+    return result
+
+
+def markdown_table(result: dict) -> str:
+    """The main-table row(s) of one dataset, ours next to the paper's V3 numbers."""
+    n = len(result["seeds"])
+    lines = [f"### {result['dataset']} ({n} training seed{'s' if n > 1 else ''}, {result['protocol']['runs']} runs)",
+             "", "| metric | BL | CT | reduction % (mean [min, max] over seeds) ± sd | significant | paper V3 |",
+             "|---|---|---|---|---|---|"]
+    for key in TABLE_METRICS:
+        c = result[key]
+        p = c["paper_v3"]
+        paper = "—" if p is None else f"{p['reduction_pct']:.2f}±{p['reduction_sd']:.2f}{'*' if p['significant'] else ''}"
+        sig = f"{c['significant_seeds']}/{n}"
+        lines.append(f"| {key} | {c['bl_mean']:.4g} | {c['ct_mean']:.4g} | {c['reduction_pct']:.2f} "
+                     f"[{c['min']:.2f}, {c['max']:.2f}] ± {c['reduction_sd']:.2f} | {sig} | {paper} |")
+    acc, val = result["accuracy"], result["validity"]
+    key = _presets.get(result["dataset"]).paper_key
+    pv = _presets.PAPER_VALIDITY.get(key)
+    pa = _presets.PAPER_ACCURACY.get(key)
+    lines += ["", "| | BL | CT | CT (protected) | paper BL | paper CT |", "|---|---|---|---|---|---|",
+              f"| test accuracy | {acc['bl']:.3f} | {acc['ct']:.3f} | {acc['ct_protected']:.3f} | "
+              f"{pa[1] if pa else '—'} | {pa[0] if pa else '—'} |",
+              f"| validity (τ = 0.95, unconstrained) | {val['bl']:.3f} | {val['ct']:.3f} | | "
+              f"{pv[1] if pv else '—'} | {pv[0] if pv else '—'} |",
+              f"| validity (τ = 0.5, protected) | {val['bl_constrained']:.3f} | | {val['ct_constrained']:.3f} | "
+              f"{pv[3] if pv else '—'} | {pv[2] if pv else '—'} |",
+              "", f"Wall time: {result['wall_time_s']:.1f} s."]
+    return "\n".join(lines)
+
+
+def _jsonable(o):
+    if isinstance(o, dict):
+        return {str(k): _jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, (np.floating, float)):
+        return None if not np.isfinite(o) else float(o)
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, np.bool_):
+        return bool(o)
+    return o
+
+
+def write_outputs(result: dict, out: str, *, models=None) -> None:
+    """``results.json``, ``results.md`` and (with models) the BL-vs-CT figure into ``out``."""
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(_jsonable(result), f, indent=2)
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write(markdown_table(result) + "\n")
+    if models is not None and models["dataset"].n_features == 2:
+        try:
+            figure_bl_vs_ct(models, os.path.join(out, f"{result['dataset']}_bl_vs_ct.png"))
+        except ImportError:  # pragma: no cover - the plots module is optional at this level
+            pass
+
+
+def figure_bl_vs_ct(models: dict, path: str, *, n: int = 20, seed: int = 0) -> None:
+    """Decision boundaries of BL and CT with counterfactuals (the paper's Figure 1)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from . import plots
+    from .search import search
+
+    ds = models["dataset"]
+    rng = np.random.default_rng(seed)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+    for ax, (name, model) in zip(axes, (("BL", models["bl"]), ("CT", models["ct"]))):
+        pred = model.predict(ds.x_test, verbose=0).argmax(1)
+        idx = rng.choice(np.flatnonzero(pred == 0), size=n, replace=True)
+        res = search(model, ds.x_test[idx], np.ones(n, int), threshold=defaults.EVAL_THRESHOLD_PLAUSIBILITY,
+                     cost_weight=0.0, energy_weight=1.0, constraints=ds.constraints.expanded_to(ds.x_test),
+                     return_path=True)
+        plots.decision_boundary(model, ds.x_test, ds.y_test, ax=ax)
+        plots.counterfactual_paths(res, ax=ax)
+        ax.set_title(name)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,253 @@
+"""Tests of :class:`cftkit.Constraints` (ct_method §2.2–2.4)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import cftkit
+from cftkit import Constraints, defaults
+
+
+# ----------------------------------------------------------------------------- from_data
+X_HAND = np.array([[0.0, 10.0], [1.0, 10.0], [2.0, 10.0], [3.0, 50.0]])
+
+
+def test_from_data_matches_hand_computation_n_std_2():
+    # column 0: μ = 1.5, σ = √1.25;        μ ± 2σ = 1.5 ∓ 2.2360680 → [−0.7360680, 3.7360680] (wider than data)
+    # column 1: μ = 20,  σ = √300 = 17.32; μ ± 2σ = [−14.641016, 54.641016]   (wider than data)
+    c = Constraints.from_data(X_HAND, n_std=2)
+    s0, s1 = math.sqrt(1.25), math.sqrt(300.0)
+    np.testing.assert_allclose(c.lower, [1.5 - 2 * s0, 20 - 2 * s1], rtol=1e-6)
+    np.testing.assert_allclose(c.upper, [1.5 + 2 * s0, 20 + 2 * s1], rtol=1e-6)
+    assert c.mutability == ("both", "both")
+
+
+def test_from_data_matches_hand_computation_n_std_1():
+    # column 0: μ ± σ = [0.381966, 2.618034] is inside the data range [0, 3] → data min and max
+    # column 1: μ ± σ = [2.679492, 37.320508]: the lower bound is μ − σ, the upper bound the data max 50
+    c = Constraints.from_data(X_HAND, n_std=1)
+    s1 = math.sqrt(300.0)
+    np.testing.assert_allclose(c.lower, [0.0, 20 - s1], rtol=1e-6)
+    np.testing.assert_allclose(c.upper, [3.0, 50.0], rtol=1e-6)
+
+
+def test_from_data_default_is_two_standard_deviations():
+    assert defaults.N_STD == 2.0
+    assert Constraints.from_data(X_HAND) == Constraints.from_data(X_HAND, n_std=2)
+    assert Constraints.from_data(X_HAND) != Constraints.from_data(X_HAND, n_std=3)
+
+
+def test_from_data_n_std_zero_gives_data_range():
+    c = Constraints.from_data(X_HAND, n_std=0)
+    np.testing.assert_array_equal(c.lower, X_HAND.min(axis=0))
+    np.testing.assert_array_equal(c.upper, X_HAND.max(axis=0))
+
+
+def test_from_data_passes_options_through():
+    c = Constraints.from_data(X_HAND, feature_names=["a", "b"], immutable=[1])
+    assert c.feature_names == ("a", "b")
+    assert c.mutability == ("both", "none")
+    c = Constraints.from_data(X_HAND, mutability=["increase", "decrease"])
+    assert c.mutability == ("increase", "decrease")
+
+
+@settings(max_examples=200, deadline=None)
+@given(x=hnp.arrays(np.float64, st.tuples(st.integers(1, 20), st.integers(1, 4)),
+                    elements=st.floats(-1e3, 1e3, allow_nan=False)),
+       n_std=st.floats(0, 4))
+def test_from_data_formula_and_containment(x, n_std):
+    c = Constraints.from_data(x, n_std=n_std)
+    x32 = x.astype(np.float32).astype(np.float64)  # from_data works on float32 data
+    mu, sd = x32.mean(axis=0), x32.std(axis=0)
+    lo = np.minimum(mu - n_std * sd, x32.min(axis=0))
+    hi = np.maximum(mu + n_std * sd, x32.max(axis=0))
+    np.testing.assert_allclose(c.lower, lo.astype(np.float32), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(c.upper, hi.astype(np.float32), rtol=1e-6, atol=1e-6)
+    # the data is exactly inside its own inferred domain
+    assert np.all(x.astype(np.float32) >= c.lower) and np.all(x.astype(np.float32) <= c.upper)
+    c.check(x)
+
+
+@pytest.mark.parametrize("n_std", [-1.0, float("nan"), float("inf")])
+def test_from_data_rejects_bad_n_std(n_std):
+    with pytest.raises(ValueError, match="n_std"):
+        Constraints.from_data(X_HAND, n_std=n_std)
+
+
+def test_from_data_rejects_bad_data():
+    with pytest.raises(ValueError, match=r"x must have shape \(N, D\)"):
+        Constraints.from_data(np.zeros(3))
+    with pytest.raises(ValueError, match=r"x contains NaN or inf"):
+        Constraints.from_data(np.array([[0.0, np.nan]]))
+
+
+# ----------------------------------------------------------------------------- construction
+def test_defaults_are_unbounded_and_fully_mutable():
+    c = Constraints(n_features=3)
+    assert c.n_features == 3
+    assert np.all(np.isneginf(c.lower)) and np.all(np.isposinf(c.upper))
+    assert c.mutability == ("both",) * 3
+    assert c.lower.dtype == np.float32 and c.upper.dtype == np.float32
+    assert c.protected_features == () and c.immutable_features == ()
+
+
+def test_one_sided_bounds():
+    c = Constraints(lower=[0.0, -np.inf], upper=None)
+    assert c.n_features == 2
+    assert c.lower[0] == 0 and np.isneginf(c.lower[1]) and np.all(np.isposinf(c.upper))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(lower=[0, 0], upper=[1, 1, 1]), r"constraint lists have different lengths.*'lower': 2.*'upper': 3"),
+    (dict(lower=[0, 0], mutability=["both"]), r"different lengths.*'mutability': 1"),
+    (dict(upper=[1, 1], feature_names=["a", "b", "c"]), r"different lengths.*'feature_names': 3"),
+    (dict(lower=[0, 0], n_features=3), r"different lengths.*'n_features': 3"),
+    (dict(lower=[0, 2], upper=[1, 1]), r"lower > upper for feature 1 \(x1\): 2.0 > 1.0"),
+    (dict(lower=[0, 2], upper=[1, 1], feature_names=["a", "age"]), r"lower > upper for feature 1 \('age'\)"),
+    (dict(mutability=["both", "sometimes"]), r"unknown mutability 'sometimes' for feature 1"),
+    (dict(mutability="none"), r"mutability must be a 1-D list"),
+    (dict(lower=[[0, 1]]), r"lower must be a 1-D list"),
+    (dict(lower=[0, np.nan]), r"lower contains NaN \(feature 1\)"),
+    (dict(), r"needs at least one of"),
+    (dict(n_features=0), r"at least one feature"),
+    (dict(n_features=3, categorical_groups=[[0]]), r"categorical_groups.*>= 2 columns"),
+    (dict(n_features=3, categorical_groups=[[1, 3]]), r"categorical_groups: column 3 out of range"),
+    (dict(n_features=3, categorical_groups=[[0, 1], [1, 2]]), r"categorical_groups: column 1 appears in more"),
+])
+def test_bad_constraints(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Constraints(**kwargs)
+
+
+def test_constraints_are_immutable_values():
+    c = Constraints(lower=[0, 0], upper=[1, 1])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.lower = np.zeros(2)
+    assert c == Constraints(lower=[0.0, 0.0], upper=[1.0, 1.0])
+    assert c != Constraints(lower=[0.0, 0.0], upper=[1.0, 2.0])
+
+
+# ----------------------------------------------------------------------------- mutability
+def test_with_immutable_by_index_and_by_name():
+    c = Constraints(lower=[0, 0, 0], upper=[1, 1, 1], feature_names=["age", "income", "debt"])
+    by_index = c.with_immutable([0, 2])
+    by_name = c.with_immutable(["age", "debt"])
+    mixed = c.with_immutable(["age", 2])
+    assert by_index.mutability == ("none", "both", "none")
+    assert by_name == by_index and mixed == by_index
+    assert by_index.immutable_features == (0, 2)
+    assert c.mutability == ("both", "both", "both")  # the original is untouched (a copy is returned)
+    np.testing.assert_array_equal(by_name.lower, c.lower)
+    np.testing.assert_array_equal(by_name.upper, c.upper)
+
+
+def test_with_mutability_and_masks():
+    c = Constraints(n_features=4).with_mutability([1], "increase").with_mutability([2], "decrease") \
+        .with_immutable([3])
+    assert c.mutability == ("both", "increase", "decrease", "none")
+    assert c.protected_features == (1, 2, 3) and c.immutable_features == (3,)
+    inc, dec = c.masks()
+    np.testing.assert_array_equal(inc, [True, True, False, False])
+    np.testing.assert_array_equal(dec, [True, False, True, False])
+    assert c.unconstrained_mutability().mutability == ("both",) * 4
+
+
+def test_with_mutability_rejects_unknown_features_and_words():
+    c = Constraints(n_features=2, feature_names=["a", "b"])
+    with pytest.raises(ValueError, match=r"unknown feature name 'c'"):
+        c.with_immutable(["c"])
+    with pytest.raises(ValueError, match=r"feature index 2 out of range for 2 features"):
+        c.with_immutable([2])
+    with pytest.raises(ValueError, match=r"unknown mutability 'up'"):
+        c.with_mutability([0], "up")
+    with pytest.raises(ValueError, match=r"unknown feature name 'a'"):
+        Constraints(n_features=2).with_immutable(["a"])  # no names known
+
+
+# ----------------------------------------------------------------------------- check / clip
+def test_check_names_the_offending_row_and_feature():
+    c = Constraints(lower=[0, 0], upper=[1, 1], feature_names=["age", "income"])
+    x = np.array([[0.5, 0.5], [0.5, 1.5]])
+    with pytest.raises(ValueError, match=r"x\[1\] is outside the domain: feature 1 \('income'\) = 1\.5 is above"):
+        c.check(x, "x")
+    with pytest.raises(ValueError, match=r"feature 0 \('age'\) = -0\.5 is below its lower bound 0"):
+        c.check([[-0.5, 0.5]])
+    with pytest.raises(ValueError, match=r"must have 2 features"):
+        c.check(np.zeros((1, 3)))
+    np.testing.assert_array_equal(c.check(x[:1]), x[:1].astype(np.float32))
+
+
+def test_clip_projects_onto_the_box():
+    c = Constraints(lower=[0, -np.inf], upper=[1, 2])
+    out = c.clip([[-1.0, -5.0], [0.5, 3.0]])
+    np.testing.assert_array_equal(out, [[0.0, -5.0], [0.5, 2.0]])
+
+
+# ----------------------------------------------------------------------------- categorical decoding
+def test_decode_categorical_one_hot_group_and_binary_columns():
+    # col 0: binary ([0, 1] domain, not grouped); cols 1–3: one-hot group; col 4: continuous in [0, 1]
+    # but listed in no group and with a wider domain → untouched; col 5: [0, 1] but part of a group.
+    c = Constraints(lower=[0, 0, 0, 0, -1, 0, 0], upper=[1, 1, 1, 1, 2, 1, 1],
+                    categorical_groups=[[1, 2, 3], [5, 6]])
+    assert c.binary_features == (0, 1, 2, 3, 5, 6)
+    x = np.array([[0.7, 0.2, 0.5, 0.3, 0.42, 0.1, 0.2],
+                  [0.2, 0.9, -0.1, 0.4, 1.7, 0.8, 0.3],
+                  [1.6, 0.0, 0.0, 0.05, -0.3, 0.45, 0.55]], np.float32)
+    x_before = x.copy()
+    out = c.decode_categorical(x)
+    np.testing.assert_array_equal(x, x_before)  # input not modified
+    np.testing.assert_array_equal(out[:, 0], [1.0, 0.0, 1.0])  # rounded, then clipped to {0, 1}
+    np.testing.assert_array_equal(out[:, 1:4], [[0, 1, 0], [1, 0, 0], [0, 0, 1]])  # argmax
+    np.testing.assert_array_equal(out[:, 4], x[:, 4])  # continuous column unchanged
+    np.testing.assert_array_equal(out[:, 5:7], [[0, 1], [1, 0], [0, 1]])
+    for g in c.categorical_groups:
+        np.testing.assert_array_equal(out[:, list(g)].sum(axis=1), 1.0)
+        assert set(np.unique(out[:, list(g)])) <= {0.0, 1.0}
+
+
+@settings(max_examples=200, deadline=None)
+@given(x=hnp.arrays(np.float32, st.tuples(st.integers(1, 8), st.just(5)),
+                    elements=st.floats(-2, 3, width=32)))
+def test_decode_categorical_always_gives_valid_one_hot(x):
+    c = Constraints(lower=[0, 0, 0, 0, -5], upper=[1, 1, 1, 1, 5], categorical_groups=[[1, 2, 3]])
+    out = c.decode_categorical(x)
+    grp = out[:, 1:4]
+    assert np.all(grp.sum(axis=1) == 1) and np.all((grp == 0) | (grp == 1))
+    np.testing.assert_array_equal(np.argmax(grp, axis=1), np.argmax(x[:, 1:4], axis=1))
+    assert np.all(np.isin(out[:, 0], [0.0, 1.0]))
+    np.testing.assert_array_equal(out[:, 4], x[:, 4])
+
+
+# ----------------------------------------------------------------------------- serialisation
+def test_config_round_trip_with_infinite_bounds_names_and_groups():
+    c = Constraints(lower=[0, -np.inf, 0, 0], upper=[np.inf, 5, 1, 1], mutability=["none", "increase", "both", "both"],
+                    categorical_groups=[[2, 3]], feature_names=["age", "debt", "red", "blue"])
+    cfg = c.get_config()
+    cfg2 = json.loads(json.dumps(cfg))  # JSON-serialisable (no inf, no numpy types)
+    c2 = Constraints.from_config(cfg2)
+    assert c2 == c
+    np.testing.assert_array_equal(c2.lower, c.lower)
+    np.testing.assert_array_equal(c2.upper, c.upper)
+    assert c2.mutability == c.mutability and c2.feature_names == c.feature_names
+    assert c2.categorical_groups == ((2, 3),)
+    assert cfg["lower"][1] is None and cfg["upper"][0] is None
+
+
+def test_config_round_trip_of_inferred_domain():
+    c = Constraints.from_data(X_HAND, immutable=[0])
+    c2 = Constraints.from_config(c.get_config())
+    assert c2 == c
+    np.testing.assert_array_equal(c2.lower, c.lower)
+
+
+def test_constraints_exported_at_top_level():
+    assert cftkit.Constraints is Constraints
+    assert cftkit.MUTABILITIES == ("both", "increase", "decrease", "none")
