@@ -34,6 +34,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from matplotlib import patches as mpatches
 from matplotlib.colors import ListedColormap
+from matplotlib.ticker import MaxNLocator
 
 __all__ = [
     "Surface", "plane_grid", "data_limits", "predict_logits", "decision_surface", "energy_surface", "path_points",
@@ -212,7 +213,9 @@ def _draw_surface(ax, surface: Surface, *, cmap=None, alpha=0.55, boundary=True,
         cm = ListedColormap(list(class_colors(k))[:k]) if cmap is None else cmap
         cs = ax.contourf(surface.xx, surface.yy, surface.z, levels=np.arange(k + 1) - 0.5, cmap=cm, alpha=alpha * 0.7)
         if boundary and np.unique(surface.z).size > 1:
-            ax.contour(surface.xx, surface.yy, surface.z, levels=np.arange(k - 1) + 0.5, colors="k", linewidths=1.0)
+            for c in np.unique(surface.z):  # one indicator contour per class: no doubled lines between 0 and 2
+                ax.contour(surface.xx, surface.yy, (surface.z == c).astype(float), levels=[0.5], colors="k",
+                           linewidths=1.0)
         label = "predicted class"
     else:
         cs = ax.contourf(surface.xx, surface.yy, surface.z, levels=20 if levels is None else levels,
@@ -488,6 +491,7 @@ def training_history(history, *, axes=None, keys: Mapping | Sequence | None = No
             drawn += 1
         ax.set_title(title)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if drawn:
             ax.legend(fontsize="small")
         else:
@@ -546,8 +550,10 @@ def compare_boundaries(models: Mapping, x, y, results: Mapping | None = None, *,
         raise ValueError(f"results for unknown models {sorted(unknown)}; models: {list(models)}")
     extra = [_result_field(r, "path") for r in results.values() if r is not None]
     xlim, ylim = data_limits(x, *extra, padding=padding)
-    if axes is None:
-        _, grid = _subplots(1, len(models), figsize=figsize or (4.6 * len(models), 4.2), sharex=True, sharey=True)
+    own = axes is None
+    if own:
+        _, grid = _subplots(1, len(models), figsize=figsize or (4.4 * len(models), 4.6), sharex=True, sharey=True,
+                            layout="constrained")
         axes = list(grid.ravel())
     else:
         axes = list(np.ravel(axes))
@@ -558,8 +564,12 @@ def compare_boundaries(models: Mapping, x, y, results: Mapping | None = None, *,
                           feature_names=feature_names, max_points=max_points, legend=False, title=str(name))
         if results.get(name) is not None:
             counterfactual_paths(results[name], ax=ax, show_nascent=show_nascent, epsilon=epsilon, legend=False)
-    axes[0].legend(loc="upper right", fontsize="small", framealpha=0.8)
     fig = axes[0].figure
+    handles, labels = axes[0].get_legend_handles_labels()
+    if own:  # one legend under the panels, outside the plots
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6), fontsize="small")
+    else:
+        axes[0].legend(loc="upper right", fontsize="small", framealpha=0.8)
     return fig
 
 
@@ -716,11 +726,12 @@ def reduction_bars(table: Mapping, *, ax=None, labels=("ours", "paper"), title: 
         err = errs[:, j] if np.isfinite(errs[:, j]).any() else None
         bars = ax.bar(pos + (j - (c - 1) / 2) * width, np.nan_to_num(vals[:, j]), width, yerr=err, capsize=3,
                       color=colors[j % len(colors)], label=str(labels[j]))
-        for rect, v in zip(bars, vals[:, j]):
+        for rect, v, e in zip(bars, vals[:, j], errs[:, j]):
             if not np.isfinite(v):
                 rect.set_visible(False)
             elif annotate:
-                ax.annotate(f"{v:.1f}", (rect.get_x() + rect.get_width() / 2, v), ha="center",
+                top = v + (1.0 if v >= 0 else -1.0) * (e if np.isfinite(e) else 0.0)  # above the error bar
+                ax.annotate(f"{v:.1f}", (rect.get_x() + rect.get_width() / 2, top), ha="center",
                             va="bottom" if v >= 0 else "top", fontsize="x-small", xytext=(0, 2 if v >= 0 else -2),
                             textcoords="offset points")
     ax.axhline(0.0, color="k", lw=0.8)

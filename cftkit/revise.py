@@ -104,7 +104,7 @@ class VAE(keras.Model):
         >>> import numpy as np, cftkit
         >>> vae = cftkit.revise.VAE(n_features=5, seed=0)
         >>> vae.latent_dim, vae.hidden, vae.count_params()
-        (4, 32, 653)
+        (4, 32, 781)
     """
 
     def __init__(self, n_features: int, latent_dim: int | None = None, hidden: int | None = None,

@@ -34,14 +34,14 @@ def linear_model(w, b):
 
 
 @pytest.fixture(scope="module")
-def moons():
-    ds = cftkit.datasets.load("moons")
-    return ds, {"CT": mlp(ds, 1), "BL": mlp(ds, 2)}
+def two_models(moons):
+    """The moons dataset (tests/conftest.py) and two tiny MLPs trained with different seeds."""
+    return moons, {"CT": mlp(moons, 1), "BL": mlp(moons, 2)}
 
 
 @pytest.fixture(scope="module")
-def small_result(moons):
-    ds, models = moons
+def small_result(two_models):
+    ds, models = two_models
     return ev.evaluate_counterfactuals(models, ds, seed=4, **SMALL)
 
 
@@ -63,8 +63,8 @@ def test_protocol_shapes_and_finite_values(small_result):
     assert "rows=96" in repr(res) and set(res.summary()) == {"CT", "BL"}
 
 
-def test_labels_shared_and_factuals_predicted_as_label(small_result, moons):
-    ds, models = moons
+def test_labels_shared_and_factuals_predicted_as_label(small_result, two_models):
+    ds, models = two_models
     rec = small_result.records
     ct, bl = rec["model"] == "CT", rec["model"] == "BL"
     for col in ("run", "lambda_index", "individual", "factual_label", "target"):
@@ -76,12 +76,13 @@ def test_labels_shared_and_factuals_predicted_as_label(small_result, moons):
     np.testing.assert_array_equal(rec["energy_weight"], np.asarray((0.1, 5.0), np.float32)[rec["lambda_index"]])
 
 
-def test_per_ce_metrics_match_metric_functions(small_result, moons):
-    ds, models = moons
+def test_per_ce_metrics_match_metric_functions(small_result, two_models):
+    ds, models = two_models
     res, rec = small_result, small_result.records
     for name in res.models:
         m = rec["model"] == name
-        np.testing.assert_array_equal(rec["valid"][m], ev.validity(models[name], res.counterfactuals[m], rec["target"][m]))
+        valid = ev.validity(models[name], res.counterfactuals[m], rec["target"][m])
+        np.testing.assert_array_equal(rec["valid"][m], valid)
         np.testing.assert_allclose(rec["cost"][m], ev.cost(res.counterfactuals[m], ds.x_test[rec["test_index"][m]]))
         np.testing.assert_allclose(rec["ip"][m], ev.implausibility(res.counterfactuals[m], rec["target"][m],
                                                                    ds.x_test, ds.y_test))
@@ -108,8 +109,8 @@ def test_aggregation_valid_only_then_lambda_mean(small_result):
             np.testing.assert_allclose(res.per_run[name][metric], per_run, rtol=1e-12, err_msg=f"{name} {metric}")
 
 
-def test_ip_star_group_value_equals_mmd_when_not_subsampled(moons):
-    ds, models = moons
+def test_ip_star_group_value_equals_mmd_when_not_subsampled(two_models):
+    ds, models = two_models
     res = ev.evaluate_counterfactuals(models, ds, seed=5, mmd_max_samples=1000, length_scales=(0.5,), **SMALL)
     rec = res.records
     assert res.metrics[-1] == "ip_star[0.5]"
@@ -130,8 +131,8 @@ def test_ip_star_group_value_equals_mmd_when_not_subsampled(moons):
     assert checked >= 3
 
 
-def test_protocol_is_seeded(moons, small_result):
-    ds, models = moons
+def test_protocol_is_seeded(two_models, small_result):
+    ds, models = two_models
     again = ev.evaluate_counterfactuals(models, ds, seed=4, **SMALL)
     for c in ("test_index", "target", "valid", "cost"):
         np.testing.assert_array_equal(again.records[c], small_result.records[c])
@@ -139,16 +140,16 @@ def test_protocol_is_seeded(moons, small_result):
     assert not np.array_equal(other.records["test_index"], small_result.records["test_index"])
 
 
-def test_immutable_feature_is_not_changed(moons):
-    ds, models = moons
+def test_immutable_feature_is_not_changed(two_models):
+    ds, models = two_models
     cons = ds.with_immutable().constraints
     res = ev.evaluate_counterfactuals(models, ds, seed=7, constraints=cons, threshold=0.5, **SMALL)
     np.testing.assert_allclose(res.counterfactuals[:, 0], cons.clip(res.factuals)[:, 0], atol=1e-6)
     assert res.settings["constraints"]["mutability"] == ["none", "both"]
 
 
-def test_model_predicting_no_point_of_a_label_is_recorded_missing(moons):
-    ds, models = moons
+def test_model_predicting_no_point_of_a_label_is_recorded_missing(two_models):
+    ds, models = two_models
     always0 = linear_model([[0.0, 0.0], [0.0, 0.0]], [50.0, 0.0])  # predicts class 0 everywhere
     res = ev.evaluate_counterfactuals({"CT": models["CT"], "C0": always0}, ds, seed=8, **SMALL)
     n_label1 = int(np.sum(res.records["factual_label"][res.records["model"] == "CT"] == 1))
@@ -175,8 +176,8 @@ def test_categorical_columns_are_decoded_before_metrics():
     assert not np.all(np.isin(raw.counterfactuals[:, 1:], [0.0, 1.0]))
 
 
-def test_protocol_with_xla_search(moons):
-    ds, models = moons
+def test_protocol_with_xla_search(two_models):
+    ds, models = two_models
     kw = dict(SMALL, jit_compile=True, n_runs=2, n_individuals=5)
     res = ev.evaluate_counterfactuals({"BL": models["BL"]}, ds, seed=9, **kw)
     ref = ev.evaluate_counterfactuals({"BL": models["BL"]}, ds, seed=9, **dict(kw, jit_compile=False))
@@ -251,8 +252,8 @@ def test_compare_on_protocol_result(small_result):
 
 
 # ----------------------------------------------------------------------------- bad inputs
-def test_protocol_bad_inputs(moons):
-    ds, models = moons
+def test_protocol_bad_inputs(two_models):
+    ds, models = two_models
     with pytest.raises(ValueError, match="n_runs must be an integer >= 1"):
         ev.evaluate_counterfactuals(models, ds, n_runs=0)
     with pytest.raises(ValueError, match="n_individuals"):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import cftkit
-from cftkit import keras
+from cftkit import keras, tf
 from cftkit.revise import VAE, REVISEGenerator, default_architecture, fit_vae, vae_cache_dir
 
 N_FIT = 1000  # training rows of the shared VAE
@@ -89,7 +89,6 @@ def test_loss_terms_match_the_reference_formula():
     seed = np.array([4, 2], np.int32)
     rec, kl, reg = (float(t) for t in v.compute_losses(x, seed))
     mu, logvar = (t.numpy() for t in v.encode(x))
-    import tensorflow as tf
     eps = tf.random.stateless_normal(mu.shape, seed=seed).numpy()
     x_hat = v.decode(mu + np.exp(0.5 * logvar) * eps).numpy()
     np.testing.assert_allclose(rec, np.mean(np.sum((x_hat - x) ** 2, axis=1)), rtol=1e-5)

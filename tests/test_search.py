@@ -292,6 +292,89 @@ def test_step_is_plain_gradient_descent_on_the_generic_loss():
     assert np.all(res.steps == 1)
 
 
+def test_eccco_step_matches_hand_computed_gradient():
+    """One ECCCo step = x − η·∇[CE + λ_cost‖x − x₀‖₁ + λ_egy·φ₁·(E + r·E²)], E = −f(x)[y⁺] (§2.1)."""
+    import tensorflow as tf
+    model = make_mlp(2, 3)
+    rng = np.random.default_rng(7)
+    model.set_weights([rng.standard_normal(w.shape).astype(np.float32) for w in model.get_weights()])
+    x = rng.standard_normal((5, 2)).astype(np.float32)
+    y = np.argmin(np.asarray(model(x)), axis=1).astype(np.int32)
+    T, lam, r, eta = 50, 3.0, 1e-3, 0.2
+    phi1 = 0.2 * (2 + 1) ** -0.9  # b = round(50/25) = 2, a = b/10, t = 1
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        logits = model(xt)
+        energy = -tf.gather(logits, y, axis=1, batch_dims=1)
+        loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
+                             + lam * phi1 * (energy + r * energy ** 2))
+    expected = x - eta * tape.gradient(loss, xt).numpy()
+    res = cftkit.search(model, x, y, generator="eccco", max_steps=T, threshold=0.999, learning_rate=eta,
+                        cost_weight=0.5, energy_weight=lam, return_path=True)
+    np.testing.assert_allclose(res.path[:, 1], expected, rtol=1e-5, atol=1e-6)
+    generic = cftkit.search(model, x, y, generator="generic", max_steps=T, threshold=0.999, learning_rate=eta,
+                            cost_weight=0.5, return_path=True)
+    assert not np.allclose(generic.path[:, 1], expected, rtol=1e-5, atol=1e-6)  # the energy term matters
+
+
+def _push_up_model():
+    """Linear 2-class model whose class-1 logit margin is 2·x₀ (gradient pushes x₀ up for target 1)."""
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    model.set_weights([np.array([[-1.0, 1.0], [0.0, 0.0]], np.float32), np.zeros(2, np.float32)])
+    return model
+
+
+def test_nascent_epsilon_boundary_is_inclusive():
+    # x₀ is clamped to the upper bound 0.25 after the first (large) step: ‖x₁ − x‖∞ = 0.25 = ε exactly
+    model = _push_up_model()
+    c = cftkit.Constraints(lower=[-1.0, -1.0], upper=[0.25, 1.0], mutability=["both", "none"])
+    x = np.zeros((1, 2), np.float32)
+    res = cftkit.search(model, x, [1], constraints=c, max_steps=3, threshold=0.99, learning_rate=10.0,
+                        nascent_epsilon=0.25, return_path=True)
+    np.testing.assert_array_equal(res.counterfactual, [[0.25, 0.0]])
+    np.testing.assert_array_equal(res.nascent, [[0.25, 0.0]])  # ‖·‖∞ ≤ ε, not < ε (ct_method §1.3 step 8)
+    res = cftkit.search(model, x, [1], constraints=c, max_steps=3, threshold=0.99, learning_rate=10.0,
+                        nascent_epsilon=0.2, return_path=True)
+    np.testing.assert_array_equal(res.nascent, x)  # no state within ε: the clean factual
+
+
+def test_xla_compiled_search_matches_graph_search():
+    model = make_mlp(2, 2)
+    rng = np.random.default_rng(3)
+    model.set_weights([rng.standard_normal(w.shape).astype(np.float32) for w in model.get_weights()])
+    x = rng.standard_normal((20, 2)).astype(np.float32)
+    kw = dict(max_steps=15, threshold=0.7, learning_rate=0.1)
+    a = cftkit.search(model, x, 1, jit_compile=True, **kw)
+    b = cftkit.search(model, x, 1, **kw)
+    np.testing.assert_allclose(a.counterfactual, b.counterfactual, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(a.steps, b.steps)
+    np.testing.assert_array_equal(a.mature, b.mature)
+
+
+def test_factual_accepted_within_tolerance_keeps_its_immutable_feature():
+    """BUG (see report): ``Constraints.check`` accepts factuals up to atol=1e-5 outside the domain,
+    but the search then clamps them, so an *immutable* feature changes, path[0] != factual, and the
+    nascent counterfactual (initialised with the unclamped factual) can lie outside the domain.
+
+    Either rejecting such factuals, or snapping them onto the domain before the search (and
+    returning the snapped factual in ``SearchResult.factual``), satisfies this test.
+    """
+    model = _push_up_model()
+    c = cftkit.Constraints(lower=[0.0, 0.0], upper=[1.0, 1.0], mutability=["none", "both"])
+    x = np.array([[-5e-6, 0.5], [1.000005, 0.5]], np.float32)  # within check()'s tolerance
+    try:
+        res = cftkit.search(model, x, [0, 1], constraints=c, max_steps=3, threshold=0.99,
+                            nascent_epsilon=0.0, return_path=True)
+    except ValueError as exc:  # a strict domain check is an acceptable fix
+        assert "outside the domain" in str(exc)
+        return
+    np.testing.assert_array_equal(res.counterfactual[:, 0], res.factual[:, 0])  # immutable feature
+    np.testing.assert_array_equal(res.path[:, 0], res.factual)  # the path starts at the factual
+    for states in (res.counterfactual, res.nascent, res.factual):
+        assert np.all(states >= c.lower) and np.all(states <= c.upper)
+
+
 def test_energy_decay_matches_the_reference_schedule():
     # ct_method §2.1: φ_t = a·(b + t)^(−0.9), b = round(T/25), a = b/10, t = step + 1
     assert float(energy_decay(0, 30)) == pytest.approx(0.1 * 2.0 ** -0.9, rel=1e-6)  # φ₁ = 0.0536

@@ -8,8 +8,9 @@
   reference code ℓ = 5.0 — both are reported (:data:`cftkit.defaults.MMD_LENGTH_SCALES`).
 
 Everything is vectorised: IP uses an exact sort/cumulative-sum identity per feature (no N × M
-distance matrix), and MMD² is computed for many groups at once by one batched TensorFlow graph
-(:func:`mmd_batched`).
+distance matrix), and MMD² is computed for many groups at once by batched float64 TensorFlow graphs
+(:func:`mmd_batched` for padded arrays, :func:`mmd_indexed` for groups given as row indices, which
+the protocol uses: thousands of groups in a handful of chunked calls).
 """
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ def _input_gradient(model, x, y):
 def _fgsm_fn(model, jit_compile):
     def build():
         @tf.function(jit_compile=jit_compile, input_signature=[
-            tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.float32)])
+            tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([None], tf.float32)])
         def fn(x, y, eps):
             return x + eps[:, None] * tf.sign(_input_gradient(model, x, y))
         return fn
