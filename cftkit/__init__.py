@@ -21,4 +21,8 @@ __all__ = ["Constraints", "MUTABILITIES", "SearchResult", "search", "search_grap
 from .training import OBJECTIVES, CounterfactualModel, build_classifier  # noqa: E402
 
 __all__ += ["CounterfactualModel", "build_classifier", "OBJECTIVES"]
-from . import revise  # noqa: E402  (REVISE: VAE, fit_vae, REVISEGenerator)
+from . import evaluation, experiments, revise  # noqa: E402  (REVISE: VAE, fit_vae, REVISEGenerator)
+from .utils import seed_everything  # noqa: E402
+
+__all__ += ["evaluation", "experiments", "revise", "seed_everything"]
+# Views (matplotlib/ipywidgets) are not imported here: `from cftkit import plots, widgets`.

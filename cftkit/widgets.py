@@ -35,7 +35,7 @@ from ._tf import keras
 from .constraints import MUTABILITIES, Constraints
 from .search import SearchResult, search
 
-__all__ = ["show_figure", "new_figure", "dataset_arrays", "view_limits", "resolve_target", "run_search",
+__all__ = ["show_figure", "new_figure", "figure_png", "dataset_arrays", "view_limits", "resolve_target", "run_search",
            "path_probabilities", "constraints_from_controls", "SearchExplorer", "SideBySide",
            "ActionabilityExplorer", "LivePlotCallback", "TrainingDashboard", "CTTrainer"]
 
@@ -146,6 +146,10 @@ def constraints_from_controls(lower, upper, mutability, feature_names=None) -> C
                        feature_names=None if feature_names is None else list(feature_names))
 
 
+def _error_html(exc) -> str:
+    return f"<span style='color:#b2182b'>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>"
+
+
 def _check_2d(x, what):
     if x.ndim != 2 or x.shape[1] != 2:
         raise ValueError(f"{what} draws 2-D data (D = 2); this dataset has D = {x.shape[1]}. "
@@ -181,6 +185,7 @@ class _View(widgets.VBox):
         self.output = widgets.Output()
         self.summary = widgets.HTML()
         self.n_draws = 0
+        self.last_error: BaseException | None = None
         self._suspend = False
 
     def redraw(self, *_):
@@ -188,22 +193,34 @@ class _View(widgets.VBox):
         show_figure(self.output, self.draw())
         self.n_draws += 1
 
+    def _safely(self, fn, *args):
+        """Run a control's reaction; show an error in :attr:`summary` (and keep it in ``last_error``)
+        instead of losing it in the kernel log."""
+        self.last_error = None
+        try:
+            return fn(*args)
+        except Exception as exc:  # noqa: BLE001 - reported to the user
+            self.last_error = exc
+            self.summary.value = _error_html(exc)
+            return None
+
     def __repr__(self):  # the default repr would embed the PNG of the Output child
         return f"<{type(self).__name__}>"
 
 
 def _search_sliders(max_steps, threshold, learning_rate, cost_weight, energy_weight):
+    common = dict(continuous_update=False, style=_STYLE, layout=_WIDE)
     return dict(
-        learning_rate=widgets.FloatSlider(value=learning_rate, min=0.01, max=1.0, step=0.01, description="η (step size)",
-                                          continuous_update=False, style=_STYLE, layout=_WIDE),
+        learning_rate=widgets.FloatSlider(value=learning_rate, min=0.01, max=1.0, step=0.01,
+                                          description="η (step size)", **common),
         max_steps=widgets.IntSlider(value=max_steps, min=0, max=max(200, int(max_steps)), description="T (max steps)",
-                                    continuous_update=False, style=_STYLE, layout=_WIDE),
+                                    **common),
         threshold=widgets.FloatSlider(value=threshold, min=0.05, max=0.999, step=0.005, readout_format=".3f",
-                                      description="τ (threshold)", continuous_update=False, style=_STYLE, layout=_WIDE),
+                                      description="τ (threshold)", **common),
         cost_weight=widgets.FloatSlider(value=cost_weight, min=0.0, max=1.0, step=0.001, readout_format=".3f",
-                                        description="λ_cost", continuous_update=False, style=_STYLE, layout=_WIDE),
+                                        description="λ_cost", **common),
         energy_weight=widgets.FloatSlider(value=energy_weight, min=0.0, max=max(20.0, float(energy_weight)), step=0.1,
-                                          description="λ_egy", continuous_update=False, style=_STYLE, layout=_WIDE),
+                                          description="λ_egy", **common),
     )
 
 
@@ -277,7 +294,7 @@ class SearchExplorer(_View):
             w.observe(self._on_xy, names="value")
         self.point_mode.observe(self._on_mode, names="value")
         self.step.observe(self._on_step, names="value")
-        self.background.observe(self.redraw, names="value")
+        self.background.observe(lambda _: self._safely(self.redraw), names="value")
 
         left = widgets.VBox([self.point_mode, self.index, self.x1, self.x2, self.target, self.generator])
         right = widgets.VBox(list(sliders.values()) + [self.background])
@@ -364,21 +381,21 @@ class SearchExplorer(_View):
                 self.x1.value, self.x2.value = (float(v) for v in self.x[self.index.value])
             finally:
                 self._suspend = False
-        self.update()
+        self._safely(self.update)
 
     def _on_xy(self, _):
         if not self._suspend and self.point_mode.value == "xy":
-            self.update()
+            self._safely(self.update)
 
     def _on_mode(self, _):
         xy = self.point_mode.value == "xy"
         self.index.disabled = xy
         self.x1.disabled = self.x2.disabled = not xy
-        self.update()
+        self._safely(self.update)
 
     def _on_step(self, _):
         if not self._suspend:
-            self.redraw()
+            self._safely(self.redraw)
 
 
 # ----------------------------------------------------------------------------- SideBySide
@@ -430,7 +447,7 @@ class SideBySide(_View):
         for name, w in sliders.items():
             setattr(self, name, w)
         for w in (self.index, self.target, self.generator, *sliders.values()):
-            w.observe(self.update, names="value")
+            w.observe(lambda _: self._safely(self.update), names="value")
         left = widgets.VBox([self.index, self.target, self.generator])
         self.children = [widgets.HBox([left, widgets.VBox(list(sliders.values()))]), self.summary, self.output]
         self.update()
@@ -527,7 +544,8 @@ class ActionabilityExplorer(_View):
                                                 description=f"{self.feature_names[j]} domain", continuous_update=False,
                                                 style=_STYLE, layout=_WIDE) for j in range(2)]
         self.x1, self.x2 = (widgets.FloatSlider(value=float(self.x[index, j]), min=float(lo[j]), max=float(hi[j]),
-                                                step=float(hi[j] - lo[j]) / 200, description=f"factual {self.feature_names[j]}",
+                                                step=float(hi[j] - lo[j]) / 200,
+                                                description=f"factual {self.feature_names[j]}",
                                                 continuous_update=False, style=_STYLE, layout=_WIDE) for j in range(2))
         self.target = widgets.Dropdown(options=_target_options(self.n_classes, class_names), value=int(target),
                                        description="target y⁺", style=_STYLE)
@@ -541,7 +559,7 @@ class ActionabilityExplorer(_View):
                                              layout=_WIDE)
         for w in (*self.mutability, *self.domain, self.x1, self.x2, self.target, self.generator, self.max_steps,
                   self.threshold):
-            w.observe(self.update, names="value")
+            w.observe(lambda _: self._safely(self.update), names="value")
         self.children = [widgets.HBox([widgets.VBox([*self.mutability, *self.domain]),
                                        widgets.VBox([self.x1, self.x2, self.target, self.generator, self.max_steps,
                                                      self.threshold])]),
@@ -774,7 +792,6 @@ class CTTrainer(widgets.VBox):
             self.train()
         except Exception as exc:  # noqa: BLE001 - shown to the user; kept for inspection
             self.last_error = exc
-            self.status.value = f"<span style='color:#b2182b'>{html.escape(type(exc).__name__)}: " \
-                                f"{html.escape(str(exc))}</span>"
+            self.status.value = _error_html(exc)
         finally:
             self.train_button.disabled = False

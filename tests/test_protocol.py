@@ -138,6 +138,10 @@ def test_protocol_is_seeded(two_models, small_result):
         np.testing.assert_array_equal(again.records[c], small_result.records[c])
     other = ev.evaluate_counterfactuals(models, ds, seed=6, **SMALL)
     assert not np.array_equal(other.records["test_index"], small_result.records["test_index"])
+    # A model's draws depend on its name, not on which other models are evaluated with it.
+    alone = ev.evaluate_counterfactuals({"BL": models["BL"]}, ds, seed=4, **SMALL)
+    bl = small_result.records["model"] == "BL"
+    np.testing.assert_array_equal(alone.records["test_index"], small_result.records["test_index"][bl])
 
 
 def test_immutable_feature_is_not_changed(two_models):

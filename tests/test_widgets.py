@@ -120,6 +120,21 @@ def test_search_explorer_controls_drive_the_search(linear, moons, left_index):
 
     ex.target.value = 0  # the factual's own predicted class: already valid, not searched
     assert bool(ex.current_result.already_valid[0]) and int(ex.current_result.steps[0]) == 0
+    assert ex.last_error is None
+
+
+def test_errors_from_controls_are_shown(linear, moons, monkeypatch):
+    ex = cw.SearchExplorer(linear, moons, resolution=RES)
+
+    def broken():
+        raise RuntimeError("search failed <here>")
+
+    monkeypatch.setattr(ex, "compute", broken)
+    ex.max_steps.value = 5  # an observer: the error goes to the summary, not into the kernel log
+    assert isinstance(ex.last_error, RuntimeError)
+    assert "RuntimeError: search failed &lt;here&gt;" in ex.summary.value
+    with pytest.raises(RuntimeError):
+        ex.update()  # direct calls still raise
 
 
 def test_search_explorer_free_point_and_energy(linear, moons, left_index):
@@ -135,6 +150,7 @@ def test_search_explorer_free_point_and_energy(linear, moons, left_index):
     ex.background.value = "energy"
     fig = ex.draw()
     assert len(fig.axes) == 2 and fig.axes[0].get_title().startswith("eccco: step")  # plot + colorbar
+    assert ex.last_error is None
     with pytest.raises(ValueError, match="D = 2"):
         cw.SearchExplorer(linear, (np.zeros((4, 3), np.float32), [0, 1, 0, 1]))
 
@@ -158,6 +174,7 @@ def test_side_by_side_models_and_generators(linear, other_linear, moons, left_in
     assert list(gens.current_results) == ["generic", "eccco"] and gens.generator.disabled
     a, b = gens.current_results.values()
     assert not np.allclose(a.counterfactual, b.counterfactual)
+    assert sbs.last_error is None and gens.last_error is None
 
 
 # ----------------------------------------------------------------------------- ActionabilityExplorer
@@ -185,7 +202,7 @@ def test_actionability_explorer_constraints_hold(linear, moons, left_index):
 
     ae.x1.value = 0.3  # outside the narrowed domain: clipped, and said so
     assert ae.current_result.factual[0, 0] == pytest.approx(0.0)
-    assert "clipped" in ae.summary.value
+    assert "clipped" in ae.summary.value and ae.last_error is None
 
 
 # ----------------------------------------------------------------------------- training

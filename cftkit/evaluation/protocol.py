@@ -18,6 +18,7 @@ import dataclasses
 import numbers
 import time
 import warnings
+import zlib
 
 import numpy as np
 
@@ -57,7 +58,8 @@ class ProtocolResult:
         counterfactuals, factuals: ``(n_rows, D)`` (decoded) counterfactuals and their factuals, aligned
             with ``records`` (``None`` with ``keep_counterfactuals=False``).
         energy_weights, length_scales, n_runs, n_individuals, settings, timings: what was run and how long
-            each phase took (seconds).
+            each phase took (seconds); ``settings["n_eval_points_outside_domain"]`` counts evaluation points
+            that had to be clipped onto the constraints' domain before a search could start from them.
     """
 
     models: tuple
@@ -168,7 +170,8 @@ def evaluate_counterfactuals(models: dict, dataset, *, n_runs: int = defaults.N_
         mmd_max_samples: per-side subsample size of IP* (100).
         ip_max_samples: ``None`` = exact IP; an int mimics the reference's with-replacement draws.
         split: ``"test"`` (the paper) or ``"train"`` (the grid searches).
-        seed: seeds every draw (labels, factuals, subsamples).
+        seed: seeds every draw (labels and targets, each model's factuals — keyed by its name, so adding
+            a model changes no other model's draws —, IP* subsamples).
         jit_compile: compile the search with XLA (much faster on CPU and GPU).
         keep_counterfactuals: keep the ``(n_rows, D)`` counterfactual and factual arrays.
 
@@ -190,8 +193,10 @@ def evaluate_counterfactuals(models: dict, dataset, *, n_runs: int = defaults.N_
         ip_max_samples = check_int(ip_max_samples, "ip_max_samples", minimum=1)
     if split not in ("test", "train"):
         raise ValueError(f"split must be 'test' or 'train'; got {split!r}")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be an int >= 0; got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be an int >= 0; got {seed}")
     for name in (f"x_{split}", f"y_{split}", "constraints"):
         if not hasattr(dataset, name):
             raise TypeError(f"dataset must be a cftkit.datasets.Dataset (missing attribute {name!r}); "
@@ -219,8 +224,9 @@ def evaluate_counterfactuals(models: dict, dataset, *, n_runs: int = defaults.N_
     names = tuple(models)
     n_l = len(lambdas)
     shape = (n_runs, n_l, n_individuals)
-    ss = np.random.SeedSequence(seed)
-    rng_labels, rng_mmd, rng_ip, *rng_models = [np.random.default_rng(s) for s in ss.spawn(3 + len(names))]
+    rng_labels, rng_mmd, rng_ip = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)]
+    # Each model's factual draws depend only on (seed, its name): adding a model changes no other's.
+    rng_models = [np.random.default_rng([seed, zlib.crc32(name.encode())]) for name in names]
     # Factual labels and targets (uniform over the other labels), shared by every model.
     factual_label = rng_labels.integers(0, k, size=shape)
     target = ((factual_label + rng_labels.integers(1, k, size=shape)) % k).astype(np.int32)
@@ -318,7 +324,7 @@ def evaluate_counterfactuals(models: dict, dataset, *, n_runs: int = defaults.N_
                 "learning_rate": learning_rate, "mmd_max_samples": mmd_max_samples, "ip_max_samples": ip_max_samples,
                 "split": split, "seed": seed, "generator": str(generator), "decode_categorical": decode_categorical,
                 "n_classes": k, "constraints": constraints.get_config(),
-                "n_factuals_clipped": int(np.sum(np.any(x_search_dom != x_eval, axis=1)))}
+                "n_eval_points_outside_domain": int(np.sum(np.any(x_search_dom != x_eval, axis=1)))}
     timings = {"search": t_search, "metrics": t_metrics, "ip_star": t_mmd, "total": time.perf_counter() - t_start}
     return ProtocolResult(models=names, metrics=metrics, per_run=per_run, per_run_lambda=per_run_lambda,
                           validity=validity, missing=missing, records=rec,
