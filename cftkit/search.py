@@ -167,8 +167,10 @@ def _compiled(model, generator, n_features, n_classes, return_path, jit_compile)
             tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.float32), tf.TensorSpec([], tf.float32),
             tf.TensorSpec([2], tf.int32)]
 
+    model_ref = weakref.ref(model)  # the cache must not keep the model (its weak key) alive
+
     def fn(factual, target, lower, upper, inc, dec, max_steps, threshold, lr, cw, ew, eps, seed):
-        return search_graph(model, generator, factual, target, lower=lower, upper=upper, allow_increase=inc,
+        return search_graph(model_ref(), generator, factual, target, lower=lower, upper=upper, allow_increase=inc,
                             allow_decrease=dec, max_steps=max_steps, threshold=threshold, learning_rate=lr,
                             cost_weight=cw, energy_weight=ew, nascent_epsilon=eps, seed=seed,
                             return_path=return_path, n_classes=n_classes)

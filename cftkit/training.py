@@ -264,6 +264,21 @@ class CounterfactualModel(keras.Model):
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         super().compile(optimizer=optimizer, loss=loss, **kwargs)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3.15 reduces the first distributed batch with strategy.reduce("MEAN") just to learn its
+        # shapes; under MultiWorkerMirroredStrategy that collective fails on PerReplica values.  The
+        # shapes of one local replica's batch are all the symbolic build needs.
+        strategy = self.distribute_strategy
+        if iterator is not None and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            for _, _, it in iterator:
+                batch = next(it)
+                data_batch = tf.nest.map_structure(
+                    lambda v: strategy.experimental_local_results(v)[0]
+                    if isinstance(v, tf.distribute.DistributedValues) else v, batch)
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     def compile_from_config(self, config):
         """Restore ``compile`` on load (our ``compile`` only fills defaults, so replay it)."""
         from keras.src.saving import serialization_lib
@@ -564,7 +579,12 @@ class CounterfactualModel(keras.Model):
         self.steps_tracker.update_state(tf.cast(tuples["steps"], tf.float32), sample_weight=w * on)
         self.skipped_tracker.update_state(1.0 - tf.cast(finite, tf.float32))
         step.assign_add(1)
-        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras 3.15 reduces step outputs across workers with reduce("MEAN", axis=0), which fails on
+            # scalars; a length-1 axis gives the same (already synchronised) values back as scalars.
+            logs = {k: tf.reshape(v, [1]) for k, v in logs.items()}
+        return logs
 
     def compute_ct_loss(self, x, y, tuples, size, on=1.0, sample_weight=None, training=True):
         """The CT batch loss of ct_method §1.1 and its terms, from precomputed counterfactual tuples.

@@ -6,7 +6,6 @@ Speed notes (the test machine has 2 cores):
   never build a Keras model per example: :func:`random_mlps` builds a few fixed-shape MLPs once per
   session and the tests draw random *weights* for them (``model.set_weights``), which reuses the
   traced graph (~5 ms per search call instead of ~0.3 s per retrace).
-* TensorFlow runs single-threaded (``CFTKIT_TEST_THREADS`` overrides; 0 keeps TF's default).
 * The one trained model (:func:`moons_mlp`, 2-32-2 on moons) is session-scoped.
 
 Hypothesis profiles: ``default`` and ``ci`` both have ``deadline=None`` (the first call of a search
@@ -37,14 +36,7 @@ settings.register_profile("ci", deadline=None, derandomize=True, database=None, 
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 import cftkit  # noqa: E402
-from cftkit import keras, tf  # noqa: E402
-
-# The searches here are tiny graphs: one intra-/inter-op thread is about twice as fast as the
-# default pool on a shared 2-core machine (and changes no result checked here).
-_THREADS = int(os.environ.get("CFTKIT_TEST_THREADS", "1"))
-if _THREADS > 0:
-    tf.config.threading.set_intra_op_parallelism_threads(_THREADS)
-    tf.config.threading.set_inter_op_parallelism_threads(_THREADS)
+from cftkit import keras  # noqa: E402
 
 #: (n_features, n_classes) of the fixed-shape MLPs used by the property tests
 MLP_SHAPES = ((2, 2), (2, 3), (3, 2), (3, 3), (5, 2), (5, 3))

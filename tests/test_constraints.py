@@ -251,3 +251,17 @@ def test_config_round_trip_of_inferred_domain():
 def test_constraints_exported_at_top_level():
     assert cftkit.Constraints is Constraints
     assert cftkit.MUTABILITIES == ("both", "increase", "decrease", "none")
+
+
+def test_expanded_to_contains_new_points_and_keeps_the_rest():
+    c = Constraints(lower=[0, 0], upper=[1, 1], mutability=["none", "increase"], feature_names=["a", "b"])
+    x = np.array([[-0.5, 0.5], [0.5, 1.25]], np.float32)
+    with pytest.raises(ValueError, match="outside the domain"):
+        c.check(x)
+    e = c.expanded_to(x)
+    e.check(x)
+    np.testing.assert_array_equal(e.lower, [-0.5, 0.0])
+    np.testing.assert_array_equal(e.upper, [1.0, 1.25])
+    assert e.mutability == c.mutability and e.feature_names == c.feature_names
+    np.testing.assert_array_equal(c.lower, [0, 0])  # original untouched
+    assert c.expanded_to([[0.5, 0.5]]) == c  # points inside: same domain

@@ -76,7 +76,7 @@ def test_mixed_precision_trains_with_loss_scaling():
     try:
         keras.utils.set_random_seed(0)
         clf = cftkit.build_classifier(2, 2, seed=0)
-        assert clf.layers[0].compute_dtype == "float16" and clf.output.dtype == "float32"
+        assert clf.layers[0].compute_dtype == "float16" and clf.layers[-1].compute_dtype == "float32"
         model = cftkit.CounterfactualModel(clf, constraints=ds.constraints, n_ce=200, threshold=0.5, lambda_reg=0.5)
         model.compile(optimizer=keras.optimizers.Adam(1e-2), metrics=["accuracy"])
         assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
