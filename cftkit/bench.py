@@ -227,7 +227,7 @@ def dice_speeds(clf, ds, x, targets, *, quick: bool) -> dict:
     import keras
 
     names = list(ds.feature_names)
-    frame = pd.DataFrame(ds.x_train, columns=names)
+    frame = pd.DataFrame(ds.x_train.astype(np.float64), columns=names)
     frame["y"] = ds.y_train
     data = dice_ml.Data(dataframe=frame, continuous_features=names, outcome_name="y")
 
@@ -239,15 +239,15 @@ def dice_speeds(clf, ds, x, targets, *, quick: bool) -> dict:
             return self.predict_proba(df).argmax(1)
 
     speeds = {}
-    query = pd.DataFrame(x, columns=names)
+    query = pd.DataFrame(np.asarray(x, np.float64), columns=names)
     for method in ("random", "genetic"):
         model = dice_ml.Model(model=SklearnLike(), backend="sklearn")
         exp = dice_ml.Dice(data, model, method=method)
+        q = query.iloc[:1] if quick else query  # DiCE's random method can take minutes per factual
+        extra = {"random_seed": 0} if method == "random" else {}
         t0 = time.perf_counter()
-        exp.generate_counterfactuals(query, total_CFs=1, desired_class="opposite", verbose=False, random_seed=0) \
-            if method == "random" else exp.generate_counterfactuals(query, total_CFs=1, desired_class="opposite",
-                                                                     verbose=False)
-        speeds[method] = len(query) / (time.perf_counter() - t0)
+        exp.generate_counterfactuals(q, total_CFs=1, desired_class="opposite", verbose=False, **extra)
+        speeds[method] = len(q) / (time.perf_counter() - t0)
     if not quick:
         prob_model = keras.Sequential([clf, keras.layers.Softmax()])
         model = dice_ml.Model(model=prob_model, backend="TF2")

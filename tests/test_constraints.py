@@ -265,3 +265,14 @@ def test_expanded_to_contains_new_points_and_keeps_the_rest():
     assert e.mutability == c.mutability and e.feature_names == c.feature_names
     np.testing.assert_array_equal(c.lower, [0, 0])  # original untouched
     assert c.expanded_to([[0.5, 0.5]]) == c  # points inside: same domain
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda: Constraints(lower=["a", "b"]), "lower"),
+    (lambda: Constraints(upper=[1.0, "x"]), "upper"),
+    (lambda: Constraints.from_data(X_HAND, n_std="2"), "n_std"),
+])
+def test_non_numeric_constraint_arguments_are_named(make, name):
+    """BUG (see report): numpy's bare conversion error (or a ufunc TypeError) escapes unnamed."""
+    with pytest.raises((TypeError, ValueError), match=name):
+        make()

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cftkit
-from cftkit import keras
+from cftkit import keras, tf
 from cftkit.generators import ECCCoGenerator, GenericGenerator, energy_decay
 
 from conftest import MLP_SHAPES, make_mlp
@@ -72,8 +72,8 @@ def materialize(case: Case, models: dict):
     d, k = case.shape
     rng = np.random.default_rng(case.seed)
     model = models[case.shape]
-    model.set_weights([(rng.standard_normal(w.shape) * case.weight_scale).astype(np.float32)
-                       for w in model.get_weights()])
+    for v in model.weights:  # (assign is cheaper than get_weights + set_weights)
+        v.assign((rng.standard_normal(tuple(v.shape)) * case.weight_scale).astype(np.float32))
     lower = np.full(d, -np.inf)
     upper = np.full(d, np.inf)
     for j, kind in enumerate(case.bound_kinds):
@@ -92,7 +92,8 @@ def materialize(case: Case, models: dict):
     on_lo = (rng.random((case.n, d)) < 0.15) & np.isfinite(lo32)
     on_hi = (rng.random((case.n, d)) < 0.15) & np.isfinite(hi32)
     x = np.where(on_lo, lo32, np.where(on_hi, hi32, x)).astype(np.float32)
-    x = np.clip(x, constraints.lower, constraints.upper)  # float32 rounding is monotone; this is a no-op
+    # float32 rounding is monotone, so the factuals are exactly inside the float32 domain
+    assert np.all(x >= constraints.lower) and np.all(x <= constraints.upper)
     kwargs = dict(generator=case.generator, constraints=constraints, max_steps=case.max_steps,
                   threshold=case.threshold, learning_rate=case.learning_rate, cost_weight=case.cost_weight,
                   energy_weight=case.energy_weight, nascent_epsilon=case.nascent_epsilon)
@@ -279,7 +280,6 @@ def test_step_is_plain_gradient_descent_on_the_generic_loss():
     model.set_weights([rng.standard_normal(w.shape).astype(np.float32) for w in model.get_weights()])
     x = rng.standard_normal((4, 3)).astype(np.float32)
     y = np.argmin(np.asarray(model(x)), axis=1).astype(np.int32)
-    import tensorflow as tf
     xt = tf.constant(x)
     with tf.GradientTape() as tape:
         tape.watch(xt)
@@ -294,7 +294,6 @@ def test_step_is_plain_gradient_descent_on_the_generic_loss():
 
 def test_eccco_step_matches_hand_computed_gradient():
     """One ECCCo step = x − η·∇[CE + λ_cost‖x − x₀‖₁ + λ_egy·φ₁·(E + r·E²)], E = −f(x)[y⁺] (§2.1)."""
-    import tensorflow as tf
     model = make_mlp(2, 3)
     rng = np.random.default_rng(7)
     model.set_weights([rng.standard_normal(w.shape).astype(np.float32) for w in model.get_weights()])
@@ -419,6 +418,18 @@ def test_eccco_reaches_target_on_trained_moons_mlp(moons_mlp, moons_factuals):
     # mature counterfactuals are valid: the model now predicts the target
     pred = np.argmax(moons_mlp.predict(res.counterfactual[res.mature], verbose=0), axis=1)
     assert np.mean(pred == y[res.mature]) >= 0.99
+
+
+def test_eccco_reaches_target_at_paper_test_time_settings(moons, moons_mlp, moons_factuals):
+    # ct_method §2.5: τ = 0.95, λ_cost = 0, T = 50, inside the data domain (expanded to the test factuals,
+    # a few of which lie outside the domain inferred from train + validation)
+    x, y = moons_factuals
+    c = moons.constraints.expanded_to(x)
+    res = cftkit.search(moons_mlp, x, y, generator="eccco", constraints=c, threshold=0.95, cost_weight=0.0,
+                        energy_weight=1.0, max_steps=50)
+    assert np.mean(res.mature[~res.already_valid]) >= 0.95
+    assert np.all(res.counterfactual >= c.lower) and np.all(res.counterfactual <= c.upper)
+    assert np.all(res.probability[res.mature] >= 0.95 - 1e-6)
 
 
 def test_generic_also_reaches_target_on_trained_moons_mlp(moons_mlp, moons_factuals):
@@ -556,3 +567,17 @@ def test_factual_outside_its_domain_names_the_feature(model2):
     c = cftkit.Constraints(lower=[-1, -1], upper=[0.2, 1])
     with pytest.raises(ValueError, match=r"feature 0 \(x0\).*above its upper bound"):
         cftkit.search(model2, X2, [1, 0], constraints=c)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(targets="a"), "targets"),
+    (dict(cost_weight="abc"), "cost_weight"),
+    (dict(energy_weight=[1.0, "b"]), "energy_weight"),
+    (dict(seed="s"), "seed"),
+])
+def test_non_numeric_arguments_are_named(model2, kwargs, name):
+    """BUG (see report): these raise numpy's bare "could not convert string to float: 'abc'" /
+    int()'s "invalid literal", which does not say which argument was wrong."""
+    targets = kwargs.pop("targets", [1, 0])
+    with pytest.raises((TypeError, ValueError), match=name):
+        cftkit.search(model2, X2, targets, **kwargs)

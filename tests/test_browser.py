@@ -1,0 +1,157 @@
+"""End-to-end check of the lesson notebooks in a real browser: JupyterLab + headless Debian Chromium.
+
+For each notebook: open it in JupyterLab (served from a *copy* of ``notebooks/`` in a temporary
+directory, so the committed notebooks are never rewritten), wait for the kernel, Run All, save the
+copy and assert it has no error outputs, assert that the widgets rendered (no "Error displaying
+widget"), then drive a control and assert the rendered figure changes.  No request may leave the
+machine (every non-loopback request is aborted and recorded).  Screenshots go to ``$CFTKIT_ARTIFACTS``
+(or the test's temporary directory); their paths are printed (run with ``-s`` to see them).
+
+Needs Debian's ``chromium`` and the ``playwright`` Python package (``.ci/run`` installs both); the tests
+FAIL, with install instructions, when either is missing.  Runtime ≈ 1-2 min on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import pytest
+
+import browser_helpers as bh
+
+pytestmark = pytest.mark.slow
+
+NOTEBOOKS = bh.REPO / "notebooks"
+SEARCH_NB = "01_counterfactual_search.ipynb"
+TRAIN_NB = "05_training_end_to_end.ipynb"
+SMOKE_NB = "_browser_smoke.ipynb"
+
+
+def _smoke_notebook() -> nbformat.NotebookNode:
+    """IntSlider + Output + matplotlib: checks the harness itself (server, widgets front end, kernel)."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# harness smoke test"),
+        nbformat.v4.new_code_cell("import ipywidgets as widgets\nimport matplotlib.pyplot as plt\n"
+                                  "from IPython.display import display, clear_output"),
+        nbformat.v4.new_code_cell(
+            "k = widgets.IntSlider(value=3, min=1, max=10, description='k')\nout = widgets.Output()\n"
+            "def draw(*_):\n    with out:\n        clear_output(wait=True)\n"
+            "        fig, ax = plt.subplots(figsize=(3, 2))\n        ax.plot(range(10), [i ** (k.value / 3) for i in range(10)])\n"
+            "        ax.set_title(f'k = {k.value}')\n        plt.show()\n"
+            "k.observe(draw, names='value')\ndraw()\ndisplay(widgets.VBox([k, out]))"),
+        nbformat.v4.new_code_cell("print('k =', k.value)"),
+    ]
+    return nb
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on a copy of notebooks/ and a guarded headless-Chromium context."""
+    bh.chromium_path()  # fail early (with install hints) rather than after starting a server
+    bh.sync_playwright()
+    base = tmp_path_factory.mktemp("browser")
+    root = base / "notebooks"
+    if NOTEBOOKS.is_dir():
+        shutil.copytree(NOTEBOOKS, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    else:
+        root.mkdir()
+    nbformat.write(_smoke_notebook(), root / SMOKE_NB)
+    artifacts = bh.artifacts_dir(base / "artifacts")
+    guard = bh.NetworkGuard()
+    server = bh.LabServer(root, base)
+    t0 = time.monotonic()
+    server.start()
+    print(f"\n[browser] jupyter lab ready on {server.base_url} in {time.monotonic() - t0:.1f} s "
+          f"(root {root}, log {server.log_path})")
+    leftovers = []
+    try:
+        with bh.browser_context(guard) as (browser, context):
+            print(f"[browser] chromium {browser.version}")
+            yield SimpleNamespace(server=server, context=context, guard=guard, root=root, artifacts=artifacts)
+    finally:
+        t0 = time.monotonic()
+        leftovers = server.stop()
+        print(f"[browser] server stopped in {time.monotonic() - t0:.1f} s (rc {server.proc.returncode})")
+    assert not leftovers, f"processes outlived the JupyterLab server (killed now): {leftovers}"
+    assert not guard.blocked, f"external requests were attempted: {sorted(set(guard.blocked))}"
+
+
+class NotebookRun:
+    """Open + Run All + checks shared by every notebook test."""
+
+    def __init__(self, lab, name: str, run_timeout_s: float = 120.0):
+        self.lab, self.name = lab, name
+        path = lab.root / name
+        if not path.exists():
+            pytest.fail(f"notebooks/{name} does not exist", pytrace=False)
+        self.path = path
+        self.page = lab.context.new_page()
+        self.console_errors: list[str] = []
+        self.page_errors: list[str] = []
+        self.page.on("console", lambda m: self.console_errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+        self.shots: list[Path] = []
+        t0 = time.monotonic()
+        bh.open_notebook(self.page, lab.server, name)
+        t1 = time.monotonic()
+        state = bh.run_all(self.page, timeout_s=run_timeout_s)
+        t2 = time.monotonic()
+        print(f"[browser] {name}: open+kernel {t1 - t0:.1f} s, Run All {t2 - t1:.1f} s, cells {state}")
+        self.screenshot("after_run_all")
+        saved = bh.save_notebook(self.page, path)
+        errors = bh.notebook_errors(saved)
+        assert not errors, f"{name}: cells raised:\n" + "\n".join(errors)
+        assert state["unrun"] == 0, f"{name}: Run All stopped early: {state}\n{self.server_log()}"
+        self.saved = saved
+
+    def server_log(self) -> str:
+        return "server log tail:\n" + self.lab.server.log_tail(30)
+
+    def screenshot(self, tag: str, locator=None) -> Path:
+        path = self.lab.artifacts / f"{Path(self.name).stem}__{tag}.png"
+        (locator or self.page).screenshot(path=str(path))
+        self.shots.append(path)
+        print(f"[browser] screenshot {path}")
+        return path
+
+    def assert_widgets_rendered(self, min_sliders: int = 1):
+        page = self.page
+        page.wait_for_selector(".jp-OutputArea .jupyter-widgets", timeout=30_000)
+        page.wait_for_selector(".jp-OutputArea .widget-slider", timeout=30_000)
+        n_widgets = page.locator(".jupyter-widgets").count()
+        n_sliders = page.locator(".widget-slider").count()
+        print(f"[browser] {self.name}: {n_widgets} .jupyter-widgets, {n_sliders} .widget-slider")
+        assert n_sliders >= min_sliders
+        assert bh.count_text(page, "Error displaying widget") == 0, f"{self.name}: 'Error displaying widget' shown"
+
+    def finish(self):
+        assert bh.count_text(self.page, "Error displaying widget") == 0
+        assert not self.page_errors, f"{self.name}: uncaught page errors: {self.page_errors}"
+        if self.console_errors:
+            print(f"[browser] {self.name}: console errors (not fatal): {self.console_errors[:5]}")
+        assert not self.lab.guard.blocked, f"external requests: {sorted(set(self.lab.guard.blocked))}"
+        self.page.close()
+
+
+def test_browser_harness_smoke(lab):
+    """The harness itself: a tiny IntSlider + Output + matplotlib notebook renders and reacts."""
+    run = NotebookRun(lab, SMOKE_NB, run_timeout_s=60)
+    run.assert_widgets_rendered()
+    page = run.page
+    slider = bh.slider_by_label(page, "k")
+    assert slider.count() == 1
+    cell = bh.cell_of(slider)
+    imgs_before = bh.image_sources(cell)
+    assert imgs_before and imgs_before[0].startswith("data:image/png"), imgs_before
+    before, after = bh.nudge_slider(page, slider, presses=2)
+    assert (before, after) == ("3", "5")
+    bh.wait_for_change(page, lambda: bh.image_sources(cell), imgs_before, timeout_s=20, what="figure")
+    run.screenshot("after_slider", bh.cell_of(slider))
+    run.finish()

@@ -1,0 +1,71 @@
+"""`cftkit reproduce` and `cftkit bench`: outputs have every field (smoke tests, not speed)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from cftkit import bench, cli
+
+
+def test_reproduce_quick_writes_results(tmp_path, capsys):
+    out = tmp_path / "circles"
+    rc = cli.main(["reproduce", "--dataset", "circles", "--quick", "--runs", "3", "--epochs", "2",
+                   "--individuals", "10", "--out", str(out), "--no-progress"])
+    assert rc == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["dataset"] == "circles" and res["wall_time_s"] > 0
+    proto = res["protocol"]
+    assert proto["runs"] == 3 and proto["epochs"] == 2 and proto["threshold"] == 0.5 and proto["lambda_reg"] == 0.5
+    for key, paper in (("ip", 58.88), ("ip_star_0.5", 93.84), ("ip_star_5.0", 93.84), ("cost", 42.99)):
+        cell = res[key]
+        for field in ("bl_mean", "ct_mean", "reduction_pct", "reduction_sd", "significant"):
+            assert field in cell, (key, field)
+        assert isinstance(cell["significant"], bool)
+        assert cell["paper_v3"]["reduction_pct"] == paper
+        if cell["bl_mean"] and cell["ct_mean"]:  # the reduction is computed from the per-run means
+            assert cell["reduction_pct"] < 100
+    for group in ("accuracy", "validity"):
+        assert 0 <= res[group]["bl"] <= 1 and 0 <= res[group]["ct"] <= 1
+    md = (out / "results.md").read_text()
+    assert "58.88±0.37*" in md and "ip_star_5.0" in md
+    assert (out / "circles_bl_vs_ct.png").stat().st_size > 10_000
+    assert "| ip |" in capsys.readouterr().out
+
+
+def test_reproduce_unknown_dataset_is_a_clear_error():
+    with pytest.raises(SystemExit, match="unknown preset 'mars'"):
+        cli.main(["reproduce", "--dataset", "mars", "--quick"])
+
+
+def test_bench_quick_json_has_every_field(tmp_path):
+    path = tmp_path / "bench.json"
+    assert cli.main(["bench", "--quick", "--no-dice", "--json", str(path)]) == 0
+    res = json.loads(path.read_text())
+    assert res["device"]["device"] in ("CPU", "GPU") and res["device"]["tensorflow"]
+    for key, unit in bench.KEYS.items():
+        assert key in res, key
+        assert res[key]["unit"] == unit
+    for key in ("p1_ct_wall_s", "p1_bl_wall_s", "p1_ratio", "p2_ces_per_s", "p3_eval_wall_s", "p4_naive_ces_per_s"):
+        assert res[key]["value"] > 0, key
+    assert res["p2_steps_run"]["value"] == 50  # τ unreachable: every step runs
+    assert res["p3_counterfactuals"]["value"] == 2 * 10 * 250 * 5
+
+
+def test_bench_rejects_unknown_part():
+    with pytest.raises(SystemExit, match="unknown --only"):
+        cli.main(["bench", "--only", "p9"])
+
+
+def test_naive_loop_matches_batched_search():
+    import keras
+
+    import cftkit
+
+    keras.utils.set_random_seed(0)
+    clf = cftkit.build_classifier(2, 2, seed=0)
+    x = np.random.default_rng(0).normal(size=(4, 2)).astype(np.float32)
+    t = 1 - clf.predict(x, verbose=0).argmax(1)
+    naive = bench.naive_search(clf, x, t, max_steps=10, threshold=0.999)
+    res = cftkit.search(clf, x, t, max_steps=10, threshold=0.999, cost_weight=0.0, energy_weight=1.0)
+    np.testing.assert_allclose(naive, res.counterfactual, atol=1e-5)
