@@ -33,6 +33,8 @@ def as_labels(y, name: str, *, n: int | None = None, n_classes: int | None = Non
     if hasattr(y, "numpy") and not isinstance(y, np.ndarray):
         y = y.numpy()
     arr = np.asarray(y)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold integer class indices; got dtype {arr.dtype}")
     if arr.ndim == 0 and n is not None:
         arr = np.full((n,), arr)
     if arr.ndim != 1:
@@ -84,7 +86,10 @@ def check_int(value, name: str, *, minimum: int = 0) -> int:
 
 def check_weights(value, name: str, n: int) -> np.ndarray:
     """A non-negative scalar or a per-sample ``(n,)`` vector → float32 ``(n,)``."""
-    arr = np.asarray(value, dtype=np.float64)
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a number or a vector of numbers; got {value!r}") from exc
     if arr.ndim == 0:
         arr = np.full((n,), float(arr))
     if arr.ndim != 1 or arr.shape[0] != n:

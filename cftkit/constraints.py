@@ -10,6 +10,7 @@ test-time results can be decoded to a valid category (§2.3); during search they
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -18,6 +19,13 @@ from . import defaults
 from ._validation import as_2d_float
 
 MUTABILITIES = ("both", "increase", "decrease", "none")
+
+
+def _floats(values, name: str) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a list of numbers (one per feature); got {values!r}") from exc
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +65,8 @@ class Constraints:
                     raise ValueError(f"{name} must be a 1-D list with one entry per feature; got {v!r}")
                 lengths[name] = len(v)
         if self.n_features is not None:
+            if isinstance(self.n_features, bool) or not isinstance(self.n_features, numbers.Integral):
+                raise TypeError(f"n_features must be an integer; got {self.n_features!r}")
             lengths["n_features"] = int(self.n_features)
         if not lengths:
             raise ValueError("Constraints needs at least one of lower, upper, mutability, feature_names or n_features")
@@ -66,8 +76,8 @@ class Constraints:
         if d < 1:
             raise ValueError("Constraints must describe at least one feature")
         object.__setattr__(self, "n_features", d)
-        lo = np.full(d, -np.inf) if self.lower is None else np.asarray(self.lower, dtype=np.float64)
-        hi = np.full(d, np.inf) if self.upper is None else np.asarray(self.upper, dtype=np.float64)
+        lo = np.full(d, -np.inf) if self.lower is None else _floats(self.lower, "lower")
+        hi = np.full(d, np.inf) if self.upper is None else _floats(self.upper, "upper")
         for name, arr in (("lower", lo), ("upper", hi)):
             if np.isnan(arr).any():
                 raise ValueError(f"{name} contains NaN (feature {int(np.flatnonzero(np.isnan(arr))[0])})")
@@ -111,6 +121,8 @@ class Constraints:
             ([-1.0, 0.0], [3.0, 4.0])
         """
         x = as_2d_float(x, "x")
+        if isinstance(n_std, bool) or not isinstance(n_std, numbers.Real):
+            raise TypeError(f"n_std must be a number >= 0; got {n_std!r}")
         if not np.isfinite(n_std) or n_std < 0:
             raise ValueError(f"n_std must be a finite number >= 0; got {n_std}")
         x64 = x.astype(np.float64)
@@ -129,6 +141,8 @@ class Constraints:
         return f"x{j}"
 
     def _resolve(self, features) -> list:
+        if isinstance(features, (str, numbers.Integral)):
+            features = [features]
         out = []
         for f in features:
             if isinstance(f, str):

@@ -229,6 +229,8 @@ def search(model, factuals, targets, *, generator="eccco", constraints: Constrai
         ((3, 2), (3,))
     """
     gen = _generators.get(generator)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer; got {seed!r}")
     if not isinstance(return_path, bool):
         raise TypeError(f"return_path must be a bool; got {return_path!r}")
     max_steps = check_int(max_steps, "max_steps", minimum=0)
@@ -243,7 +245,9 @@ def search(model, factuals, targets, *, generator="eccco", constraints: Constrai
         raise TypeError(f"constraints must be a cftkit.Constraints; got {type(constraints).__name__}")
     if constraints.n_features != d:
         raise ValueError(f"constraints describe {constraints.n_features} features but factuals have {d}")
-    constraints.check(x, "factuals")
+    # Factuals may lie within a float tolerance outside the domain: snap them in, so that the search's
+    # own clamp can never move an immutable feature.
+    x = constraints.clip(constraints.check(x, "factuals"))
     k = check_classifier(model, x)
     y = as_labels(targets, "targets", n=n, n_classes=k)
     cw = check_weights(cost_weight, "cost_weight", n)

@@ -155,3 +155,82 @@ def test_browser_harness_smoke(lab):
     bh.wait_for_change(page, lambda: bh.image_sources(cell), imgs_before, timeout_s=20, what="figure")
     run.screenshot("after_slider", bh.cell_of(slider))
     run.finish()
+
+
+def _first_slider_with_figure(page, labels):
+    """(label, slider, cell) of the first slider, by preferred label, whose notebook cell shows an image."""
+    for label in labels:
+        sliders = bh.slider_by_label(page, label)
+        for i in range(sliders.count()):
+            slider = sliders.nth(i)
+            cell = bh.cell_of(slider)
+            if any(src.startswith("data:image") for src in bh.image_sources(cell)):
+                return label, slider, cell
+    return None
+
+
+def test_search_explorer_notebook(lab):
+    """01: SearchExplorer renders; moving a slider redraws its figure."""
+    run = NotebookRun(lab, SEARCH_NB, run_timeout_s=120)
+    run.assert_widgets_rendered(min_sliders=2)
+    page = run.page
+    found = _first_slider_with_figure(page, ["index", "step", "T (max steps)", re.compile(r".")])
+    assert found, "no slider shares a cell with a rendered figure in " + SEARCH_NB
+    label, slider, cell = found
+    run.screenshot("explorer_before", cell)
+    imgs = bh.image_sources(cell)
+    before, after = bh.nudge_slider(page, slider, presses=1)
+    if after == before:  # at the end of its range: go the other way
+        before, after = bh.nudge_slider(page, slider, presses=1, key="ArrowLeft")
+    print(f"[browser] {SEARCH_NB}: slider {label!r} {before} -> {after}")
+    assert after != before, f"slider {label!r} did not move"
+    t0 = time.monotonic()
+    bh.wait_for_change(page, lambda: bh.image_sources(cell), imgs, timeout_s=60, what=f"figure after {label!r}")
+    print(f"[browser] {SEARCH_NB}: figure redrawn {time.monotonic() - t0:.1f} s after the slider moved")
+    page.wait_for_timeout(300)
+    run.screenshot("explorer_after", cell)
+    run.finish()
+
+
+def test_training_notebook(lab):
+    """05: the CTTrainer's Train button trains (after moving a λ slider) and updates the dashboard."""
+    run = NotebookRun(lab, TRAIN_NB, run_timeout_s=150)
+    run.assert_widgets_rendered(min_sliders=1)
+    page = run.page
+    button = page.locator("button.jupyter-button", has_text=re.compile(r"^\s*Train\s*$"))
+    assert button.count() >= 1, f"no 'Train' button in {TRAIN_NB}"
+    button = button.last
+    cell = bh.cell_of(button)
+    lam = cell.locator(".widget-slider").filter(has=page.locator(".widget-label", has_text=re.compile(r"λ|lambda")))
+    if lam.count():
+        before, after = bh.nudge_slider(page, lam.first, presses=2)
+        print(f"[browser] {TRAIN_NB}: λ slider {before} -> {after}")
+        assert after != before
+    epoch_slider = cell.locator(".widget-slider").filter(has=page.locator(".widget-label", has_text="epochs"))
+    epochs = bh.slider_readout(epoch_slider.first) if epoch_slider.count() else "0"
+    run.screenshot("trainer_before", cell)
+    imgs = bh.image_sources(cell)
+    text = cell.inner_text()
+    button.scroll_into_view_if_needed()
+    button.click()
+    t0 = time.monotonic()
+    # the button is disabled and the status says "training…" while training; afterwards both revert and
+    # the status line / figure show the new epochs
+    deadline = time.monotonic() + 120
+    while True:
+        page.wait_for_timeout(300)
+        cur = cell.inner_text()
+        if cur != text and "training…" not in cur and button.is_enabled():
+            break
+        assert time.monotonic() < deadline, "training did not finish within 120 s:\n" + cur[-800:]
+    page.wait_for_timeout(500)
+    print(f"[browser] {TRAIN_NB}: Train click -> done in {time.monotonic() - t0:.1f} s")
+    new_imgs, new_text = bh.image_sources(cell), cell.inner_text()
+    assert new_imgs != imgs or new_text != text
+    totals = [re.findall(r"\(total (\d+)\)", t) for t in (text, new_text)]
+    if totals[1]:  # CTTrainer's status line: "<objective>: trained E epoch(s) in … (total N); loss …"
+        assert int(totals[1][-1]) == int((totals[0] or ["0"])[-1]) + int(epochs), (totals, epochs)
+    assert any(s.startswith("data:image") for s in new_imgs), "no figure in the trainer cell after training"
+    assert "Error" not in new_text and "Traceback" not in new_text, new_text[-1500:]
+    run.screenshot("trainer_after", cell)
+    run.finish()
