@@ -248,8 +248,8 @@ def browser_context(guard: NetworkGuard):
 
 
 # --------------------------------------------------------------------------- JupyterLab page actions
-CELL_STATE_JS = """() => {
-  const cells = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')];
+CELL_STATE_JS = """(panel) => {
+  const cells = [...panel.querySelectorAll('.jp-Notebook .jp-CodeCell')];
   let pending = 0, unrun = 0, done = 0;
   for (const c of cells) {
     const src = (c.querySelector('.jp-InputArea-editor .cm-content') || {}).textContent || '';
@@ -257,27 +257,50 @@ CELL_STATE_JS = """() => {
     const p = ((c.querySelector('.jp-InputPrompt') || {}).textContent || '').trim();
     if (p.includes('*')) pending++; else if (/\\[\\d+\\]/.test(p)) done++; else unrun++;
   }
-  const ind = document.querySelector('.jp-Notebook-ExecutionIndicator');
+  const ind = panel.querySelector('.jp-Notebook-ExecutionIndicator');
   return {pending, unrun, done, status: ind ? ind.getAttribute('data-status') : null};
 }"""
 
 
+def notebook_panel(page):
+    """The notebook panel in front (JupyterLab keeps other open documents in the DOM, hidden)."""
+    return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").first
+
+
 def open_notebook(page, server: LabServer, name: str, timeout_ms: int = 60_000):
-    """Open ``name`` in JupyterLab and wait until its kernel is ready (debugger button enabled)."""
-    page.goto(server.url(f"lab/tree/{name}"), wait_until="domcontentloaded", timeout=timeout_ms)
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_ms)
+    """Open ``name`` in its own fresh workspace (no restored tabs) and wait until its kernel is ready
+    (debugger button enabled); returns the notebook panel locator."""
+    workspace = "t-" + re.sub(r"[^A-Za-z0-9]+", "-", Path(name).stem) + "-" + secrets.token_hex(3)
+    page.goto(server.url(f"lab/workspaces/{workspace}/tree/{name}"), wait_until="domcontentloaded",
+              timeout=timeout_ms)
+    panel = notebook_panel(page)
+    panel.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=timeout_ms)
     deadline = time.monotonic() + timeout_ms / 1000
     while time.monotonic() < deadline:  # a kernel-picker dialog appears if the kernelspec is unknown
         if page.locator(".jp-Dialog .jp-mod-accept").count():
             page.locator(".jp-Dialog .jp-mod-accept").first.click()
-        if page.locator(".jp-DebuggerBugButton[aria-disabled='false']").count() and page.locator(
+        if panel.locator(".jp-DebuggerBugButton[aria-disabled='false']").count() and panel.locator(
                 ".jp-Notebook-ExecutionIndicator[data-status='idle']").count():
-            return
+            return panel
         page.wait_for_timeout(200)
     raise AssertionError(f"kernel of {name} not ready after {timeout_ms / 1000:.0f} s")
 
 
-def run_all(page, timeout_s: float = 120.0) -> dict:
+def shutdown_kernels(server: LabServer):
+    """Shut every session's kernel down through the REST API (frees memory between notebooks)."""
+    headers = {"Authorization": f"token {server.token}"}
+    with contextlib.suppress(OSError, ValueError):
+        with urllib.request.urlopen(urllib.request.Request(f"{server.base_url}/api/sessions", headers=headers),
+                                    timeout=5) as resp:
+            sessions = json.loads(resp.read())
+        for sess in sessions:
+            req = urllib.request.Request(f"{server.base_url}/api/sessions/{sess['id']}", method="DELETE",
+                                         headers=headers)
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(req, timeout=20).close()
+
+
+def run_all(page, panel, timeout_s: float = 120.0) -> dict:
     """Menu Run ▸ Run All Cells, then wait until every non-empty code cell has run (or execution stopped).
 
     Returns the last cell state ``{pending, unrun, done, status}``.
@@ -289,7 +312,7 @@ def run_all(page, timeout_s: float = 120.0) -> dict:
     state = {}
     while time.monotonic() - t0 < timeout_s:
         page.wait_for_timeout(300)
-        state = page.evaluate(CELL_STATE_JS)
+        state = panel.evaluate(CELL_STATE_JS)
         if state["pending"] == 0 and state["status"] == "idle":
             if state["unrun"] == 0:
                 return state
@@ -302,10 +325,10 @@ def run_all(page, timeout_s: float = 120.0) -> dict:
     raise AssertionError(f"Run All did not finish within {timeout_s:.0f} s: {state}")
 
 
-def save_notebook(page, path: Path, timeout_s: float = 20.0) -> dict:
+def save_notebook(page, panel, path: Path, timeout_s: float = 20.0) -> dict:
     """Ctrl+S in the notebook and return the saved JSON (read back from the served copy)."""
     before = path.stat().st_mtime_ns
-    page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
+    panel.locator(".jp-Cell").first.click(position={"x": 5, "y": 5})
     page.keyboard.press("Escape")
     page.keyboard.press("Control+s")
     deadline = time.monotonic() + timeout_s
@@ -339,10 +362,12 @@ def image_sources(scope) -> list[str]:
     return scope.locator("img").evaluate_all("els => els.map(e => e.getAttribute('src') || '')")
 
 
-def slider_by_label(page, label: str | re.Pattern):
-    """The ``.widget-slider`` whose description matches ``label`` (string = exact, stripped)."""
+def slider_by_label(scope, label: str | re.Pattern):
+    """The ``.widget-slider`` elements under ``scope`` (page or locator) whose description matches ``label``
+    (a string matches exactly, stripped)."""
     pattern = label if isinstance(label, re.Pattern) else re.compile(rf"^\s*{re.escape(label)}\s*$")
-    return page.locator(".widget-slider").filter(has=page.locator(".widget-label", has_text=pattern))
+    page = scope if hasattr(scope, "goto") else scope.page
+    return scope.locator(".widget-slider").filter(has=page.locator(".widget-label", has_text=pattern))
 
 
 def slider_readout(slider) -> str:

@@ -99,13 +99,13 @@ class NotebookRun:
         self.page.on("pageerror", lambda e: self.page_errors.append(str(e)))
         self.shots: list[Path] = []
         t0 = time.monotonic()
-        bh.open_notebook(self.page, lab.server, name)
+        self.panel = bh.open_notebook(self.page, lab.server, name)
         t1 = time.monotonic()
-        state = bh.run_all(self.page, timeout_s=run_timeout_s)
+        state = bh.run_all(self.page, self.panel, timeout_s=run_timeout_s)
         t2 = time.monotonic()
         print(f"[browser] {name}: open+kernel {t1 - t0:.1f} s, Run All {t2 - t1:.1f} s, cells {state}")
         self.screenshot("after_run_all")
-        saved = bh.save_notebook(self.page, path)
+        saved = bh.save_notebook(self.page, self.panel, path)
         errors = bh.notebook_errors(saved)
         assert not errors, f"{name}: cells raised:\n" + "\n".join(errors)
         assert state["unrun"] == 0, f"{name}: Run All stopped early: {state}\n{self.server_log()}"
@@ -122,11 +122,11 @@ class NotebookRun:
         return path
 
     def assert_widgets_rendered(self, min_sliders: int = 1):
-        page = self.page
-        page.wait_for_selector(".jp-OutputArea .jupyter-widgets", timeout=30_000)
-        page.wait_for_selector(".jp-OutputArea .widget-slider", timeout=30_000)
-        n_widgets = page.locator(".jupyter-widgets").count()
-        n_sliders = page.locator(".widget-slider").count()
+        page, panel = self.page, self.panel
+        panel.locator(".jp-OutputArea .jupyter-widgets").first.wait_for(timeout=30_000)
+        panel.locator(".jp-OutputArea .widget-slider").first.wait_for(timeout=30_000)
+        n_widgets = panel.locator(".jupyter-widgets").count()
+        n_sliders = panel.locator(".widget-slider").count()
         print(f"[browser] {self.name}: {n_widgets} .jupyter-widgets, {n_sliders} .widget-slider")
         assert n_sliders >= min_sliders
         assert bh.count_text(page, "Error displaying widget") == 0, f"{self.name}: 'Error displaying widget' shown"
@@ -137,7 +137,12 @@ class NotebookRun:
         if self.console_errors:
             print(f"[browser] {self.name}: console errors (not fatal): {self.console_errors[:5]}")
         assert not self.lab.guard.blocked, f"external requests: {sorted(set(self.lab.guard.blocked))}"
-        self.page.close()
+        self.close()
+
+    def close(self):
+        if not self.page.is_closed():
+            self.page.close()
+        bh.shutdown_kernels(self.lab.server)
 
 
 def test_browser_harness_smoke(lab):
@@ -145,7 +150,7 @@ def test_browser_harness_smoke(lab):
     run = NotebookRun(lab, SMOKE_NB, run_timeout_s=60)
     run.assert_widgets_rendered()
     page = run.page
-    slider = bh.slider_by_label(page, "k")
+    slider = bh.slider_by_label(run.panel, "k")
     assert slider.count() == 1
     cell = bh.cell_of(slider)
     imgs_before = bh.image_sources(cell)
@@ -157,10 +162,10 @@ def test_browser_harness_smoke(lab):
     run.finish()
 
 
-def _first_slider_with_figure(page, labels):
+def _first_slider_with_figure(panel, labels):
     """(label, slider, cell) of the first slider, by preferred label, whose notebook cell shows an image."""
     for label in labels:
-        sliders = bh.slider_by_label(page, label)
+        sliders = bh.slider_by_label(panel, label)
         for i in range(sliders.count()):
             slider = sliders.nth(i)
             cell = bh.cell_of(slider)
@@ -174,7 +179,7 @@ def test_search_explorer_notebook(lab):
     run = NotebookRun(lab, SEARCH_NB, run_timeout_s=120)
     run.assert_widgets_rendered(min_sliders=2)
     page = run.page
-    found = _first_slider_with_figure(page, ["index", "step", "T (max steps)", re.compile(r".")])
+    found = _first_slider_with_figure(run.panel, ["index", "step", "T (max steps)", re.compile(r".")])
     assert found, "no slider shares a cell with a rendered figure in " + SEARCH_NB
     label, slider, cell = found
     run.screenshot("explorer_before", cell)
@@ -197,16 +202,16 @@ def test_training_notebook(lab):
     run = NotebookRun(lab, TRAIN_NB, run_timeout_s=150)
     run.assert_widgets_rendered(min_sliders=1)
     page = run.page
-    button = page.locator("button.jupyter-button", has_text=re.compile(r"^\s*Train\s*$"))
+    button = run.panel.locator("button.jupyter-button", has_text=re.compile(r"^\s*Train\s*$"))
     assert button.count() >= 1, f"no 'Train' button in {TRAIN_NB}"
     button = button.last
     cell = bh.cell_of(button)
-    lam = cell.locator(".widget-slider").filter(has=page.locator(".widget-label", has_text=re.compile(r"λ|lambda")))
+    lam = bh.slider_by_label(cell, re.compile(r"λ|lambda"))
     if lam.count():
         before, after = bh.nudge_slider(page, lam.first, presses=2)
         print(f"[browser] {TRAIN_NB}: λ slider {before} -> {after}")
         assert after != before
-    epoch_slider = cell.locator(".widget-slider").filter(has=page.locator(".widget-label", has_text="epochs"))
+    epoch_slider = bh.slider_by_label(cell, "epochs")
     epochs = bh.slider_readout(epoch_slider.first) if epoch_slider.count() else "0"
     run.screenshot("trainer_before", cell)
     imgs = bh.image_sources(cell)

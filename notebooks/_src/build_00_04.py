@@ -206,7 +206,7 @@ def nb00():
         '''),
         code('''
         i = 3  # the first factual from the ring (class 1), so y⁺ = 0: the blob
-        fig, axes = plt.subplots(1, 2, figsize=(9, 4), sharex=True, sharey=True)
+        fig, axes = plt.subplots(1, 2, figsize=(9, 4), sharex=True, sharey=True, layout="constrained")
         for ax, (name, res) in zip(axes, results.items()):
             plots.implausibility_illustration(res.counterfactual[i], ds.x_test[ds.y_test == res.target[i]], ax=ax)
             ax.set_title(f"{name}: {ax.get_title()}")
@@ -334,10 +334,10 @@ def nb01():
             print(f"  t = {t:2d}   x_t = ({point[0]:+.3f}, {point[1]:+.3f})   p(y⁺ | x_t) = {p:.3f}")
         '''),
         code('''
-        fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
-        for ax, upto in zip(axes, (0, 2, None)):
+        fig, axes = plt.subplots(1, 4, figsize=(16, 3.8), layout="constrained")
+        for ax, upto in zip(axes, (0, 3, None)):
             plots.decision_boundary(model, ds.x_test, ds.y_test, ax=ax, max_points=200, legend=False)
-            plots.counterfactual_paths(res, ax=ax, upto=upto, legend=False)
+            plots.counterfactual_paths(res, ax=ax, upto=upto, show_nascent=False, legend=upto is None)
             ax.set_title("the whole path" if upto is None else f"after {upto} steps")
         axes[3].plot(probs, "o-")
         axes[3].axhline(0.9, ls="--", color="k", label="τ = 0.9")
@@ -380,12 +380,12 @@ def nb01():
         code('''
         factuals = ds.x_test[:10]
         targets = 1 - ev.predict(model, factuals)
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True, layout="constrained")
         for ax, tau in zip(axes, (0.5, 0.99)):
             r = cftkit.search(model, factuals, targets, constraints=constraints, learning_rate=0.02, threshold=tau,
                               return_path=True)
             plots.decision_boundary(model, ds.x_test, ds.y_test, ax=ax, max_points=200, legend=False)
-            plots.counterfactual_paths(r, ax=ax, legend=False)
+            plots.counterfactual_paths(r, ax=ax, show_nascent=False, legend=False)
             ax.set_title(f"τ = {tau}: mean cost {ev.cost(r.counterfactual, factuals).mean():.2f}")
         plt.show()
         '''),
@@ -408,13 +408,13 @@ def nb01():
         code('''
         x_eval = ds.x_test[:200]
         t_eval = 1 - ev.predict(model, x_eval)
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True, layout="constrained")
         for ax, generator in zip(axes, ("generic", "eccco")):
             kw = dict(generator=generator, constraints=constraints, learning_rate=0.02, threshold=0.9, energy_weight=20.0)
             r = cftkit.search(model, factuals, targets, return_path=True, **kw)
             cf = cftkit.search(model, x_eval, t_eval, **kw).counterfactual
             plots.decision_boundary(model, ds.x_test, ds.y_test, ax=ax, max_points=200, legend=False)
-            plots.counterfactual_paths(r, ax=ax, legend=False)
+            plots.counterfactual_paths(r, ax=ax, show_nascent=False, legend=False)
             ip = ev.implausibility(cf, t_eval, ds.x_test, ds.y_test).mean()
             ax.set_title(f"{generator}: IP {ip:.3f}, cost {ev.cost(cf, x_eval).mean():.3f}")
         plt.show()
@@ -500,7 +500,7 @@ def nb02():
         targets = np.ones(len(factuals), int)
         capped = cftkit.Constraints(lower=constraints.lower, upper=[constraints.upper[0], 3.5],
                                     feature_names=ds.feature_names)
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True, layout="constrained")
         for ax, (title, c) in zip(axes, {"inferred domain": constraints, "x2 ≤ 3.5": capped}.items()):
             r = cftkit.search(model, factuals, targets, constraints=c, return_path=True)
             plots.decision_boundary(model, ds.x_test, ds.y_test, ax=ax, max_points=300, legend=False, title=title)
@@ -523,7 +523,7 @@ def nb02():
         settings = {"both free": constraints,
                     "x1 immutable": constraints.with_immutable(["x1"]),
                     "x2 increase-only": constraints.with_mutability(["x2"], "increase")}
-        fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharey=True)
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharey=True, layout="constrained")
         for ax, (title, c) in zip(axes, settings.items()):
             r = cftkit.search(model, factuals, targets, constraints=c, return_path=True)
             plots.decision_boundary(model, ds.x_test, ds.y_test, ax=ax, max_points=300, legend=False, title=title)
@@ -544,16 +544,17 @@ def nb02():
         '''),
         md('''
         With x1 immutable, |Δx1| is exactly 0 for all 900 counterfactuals; with x2 increase-only, Δx2 is
-        never negative. Some counterfactuals become **impossible**: with x1 fixed, a class-1 point far to
-        the right would have to go below the domain's lower x2 bound to reach class 0, so its search ends
-        at the wall without reaching τ (not mature). The next figure shows which ones.
+        never negative. Some counterfactuals become **impossible**: with x1 fixed, a point at the far left
+        of class 0 (or the far right of class 1) would have to leave the domain in x2 to cross the
+        boundary, so its search stops at the wall without reaching τ (not mature). The next figure shows
+        which ones.
         '''),
         code('''
         r = cftkit.search(model, x_all, t_all, constraints=settings["x1 immutable"])
         ax = plots.decision_boundary(model, x_all, ds.y_test, max_points=300, legend=False,
                                      title=f"x1 immutable: {(~r.mature).sum()} searches failed")
         ax.scatter(*x_all[~r.mature].T, s=40, marker="X", color="k", label="not mature")
-        ax.legend(loc="upper right")
+        ax.legend(loc="lower right")
         plt.show()
         '''),
         md('''
@@ -643,17 +644,19 @@ def nb03():
         md('''
         ## 1. The energy landscape
 
-        `plots.energy_landscape` draws E(x, y⁺ = 0) over the plane: where does each model find class 0
-        "typical"? BL's energy keeps falling as it goes away from the data (and is flat inside the blob);
-        CT's is lowest where class-0 data actually is, and its scale is small.
+        `plots.energy_landscape` draws E(x, y⁺ = 1) over the plane (a little beyond the data): where does
+        each model find class 1, the ring, "typical"? Both networks are piecewise linear, so their energy
+        keeps falling away from the data. But look at the colour bars: BL's energy drops to about −30 in
+        the corners, where no data lives, while CT's stays within a few units of zero, close to its value
+        on the ring itself.
         '''),
         code('''
-        xlim, ylim = plots.data_limits(ds.x_test)
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+        xlim, ylim = plots.data_limits(ds.x_test, padding=1.0)
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
         for ax, (name, m) in zip(axes, models.items()):
-            plots.energy_landscape(m, 0, xlim, ylim, ax=ax)
-            ax.scatter(*ds.x_test[ds.y_test == 0][::3].T, s=5, color="w", alpha=0.7)
-            ax.set_title(f"{name}: E(x, y⁺ = 0) (white: class-0 data)")
+            plots.energy_landscape(m, 1, xlim, ylim, ax=ax)
+            ax.scatter(*ds.x_test[ds.y_test == 1][::3].T, s=5, color="w", alpha=0.7)
+            ax.set_title(f"{name}: E(x, y⁺ = 1) (white: class-1 data)")
         plt.show()
         '''),
         md('''
@@ -682,7 +685,7 @@ def nb03():
         them near 0, which is exactly what a small div and a small ridge mean.
         '''),
         code('''
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
         for ax, (name, m) in zip(axes, models.items()):
             tup = tuples[name]
             onehot = keras.ops.one_hot(tup["target"], 2)
@@ -702,7 +705,7 @@ def nb03():
         code('''
         no_ridge, no_ridge_history = train("full", lambda_reg=0.0)
         histories = {"λ_reg = 0.5": ct_history, "λ_reg = 0": no_ridge_history}
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
         for name, h in histories.items():
             axes[0].semilogy(np.arange(1, 31), h.history["ct_reg"], label=name)
             axes[1].plot(np.arange(1, 31), h.history["ct_div"], label=name)
@@ -721,23 +724,23 @@ def nb03():
         ## 4. Mature and non-mature counterfactuals
 
         A counterfactual is **mature** when its search *reached* p(y⁺ | x′) ≥ τ (`SearchResult.mature`).
-        With only T = 3 steps many searches on BL stop early. In training, CT replaces every non-mature x′
+        Cut CT's search short at T = 2 steps and some searches end before τ (✕). In training, CT replaces every non-mature x′
         by its own x⁺ (`cftkit.training.replace_non_mature`), so its div contribution is exactly 0: only
         finished counterfactuals teach the model.
         '''),
         code('''
         factuals = ds.x_test[:12]
-        targets = 1 - ev.predict(bl, factuals)
-        short = cftkit.search(bl, factuals, targets, constraints=ds.constraints.expanded_to(ds.x_test),
-                              threshold=preset.threshold, max_steps=3, return_path=True)
+        targets = 1 - ev.predict(ct, factuals)
+        short = cftkit.search(ct, factuals, targets, constraints=ds.constraints.expanded_to(ds.x_test),
+                              threshold=preset.threshold, max_steps=2, return_path=True)
         print(f"mature: {short.mature.astype(int)}  steps: {short.steps}")
-        ax = plots.decision_boundary(bl, ds.x_test, ds.y_test, max_points=300, legend=False, title="BL, T = 3")
-        plots.counterfactual_paths(short, ax=ax)
+        ax = plots.decision_boundary(ct, ds.x_test, ds.y_test, max_points=300, legend=False, title="CT, T = 2")
+        plots.counterfactual_paths(short, ax=ax, show_nascent=False)
         plt.show()
         '''),
         code('''
         tup = tuples["BL"]
-        print(f"maturity of the BL batch above: {np.mean(tup['mature']):.2f}")
+        print(f"maturity of the BL batch of section 2: {np.mean(tup['mature']):.2f}")
         replaced = np.all(np.asarray(tup["x_cf"]) == np.asarray(tup["x_plus"]), axis=1)
         print(f"tuples whose x′ equals x⁺ (div contribution 0): {replaced.mean():.2f}")
         '''),
@@ -832,10 +835,10 @@ def nb04():
         code('''
         stages = {"factual": factuals, "nascent": res.nascent, "counterfactual": res.counterfactual}
         rows = np.arange(len(factuals))
-        p = {k: keras.ops.softmax(ev.predict_logits(bl, v))[rows, targets] for k, v in stages.items()}
+        p = {k: np.asarray(keras.ops.softmax(ev.predict_logits(bl, v)))[rows, targets] for k, v in stages.items()}
         fig, ax = plt.subplots(figsize=(6.5, 3.4))
         for j, (k, v) in enumerate(p.items()):
-            ax.bar(rows + (j - 1) * 0.27, np.asarray(v), width=0.27, label=k)
+            ax.bar(rows + (j - 1) * 0.27, v, width=0.27, label=k)
         ax.axhline(0.5, ls="--", color="k", lw=0.8)
         ax.set(xlabel="factual", ylabel="p(y⁺ | ·)", title="BL: probability of the target class")
         ax.legend(fontsize="small")
@@ -889,7 +892,7 @@ def nb04():
         x_test, y_test = ds.x_test[:300], ds.y_test[:300]
         curves = {attack: {name: ev.robust_accuracy(m, x_test, y_test, epsilons, attack=attack)
                            for name, m in models.items()} for attack in ("fgsm", "pgd")}
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True, layout="constrained")
         for ax, (attack, c) in zip(axes, curves.items()):
             plots.robust_accuracy_curves(c, ax=ax, title=attack.upper(), ylim=(0.5, 1.02))
         plt.show()

@@ -827,7 +827,7 @@ def nb08():
         """),
         code("""
         result = experiments.reproduce("circles", quick=True, runs=5, epochs=10, individuals=25,
-                                       progress=False, jit_compile=False)
+                                       progress=False, jit_compile=False, robustness=False)
         print(sorted(result))
         print({k: result["protocol"][k] for k in ("epochs", "runs", "individuals_per_lambda", "energy_weights",
                                                   "length_scales", "protected")})
