@@ -61,14 +61,30 @@ def _target_probability(logits, target_onehot):
     return tf.reduce_sum(tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1) * target_onehot, axis=-1)
 
 
+def project_categorical(x, groups, binary):
+    """Snap one-hot groups to a valid one-hot (argmax) and round binary columns (ct_method §2.3).
+
+    ``groups`` is a ``(G, D)`` 0/1 membership matrix (G may be 0), ``binary`` a ``(D,)`` bool mask.
+    """
+    groups = tf.cast(groups, x.dtype)
+    masked = tf.where(groups[None] > 0, x[:, None, :], tf.fill(tf.shape(groups[None] * x[:, None, :]), -1e30))
+    winner = tf.one_hot(tf.argmax(masked, axis=-1), tf.shape(x)[-1], dtype=x.dtype)  # (N, G, D)
+    onehot = tf.reduce_sum(winner * groups[None], axis=1)
+    in_group = tf.reduce_sum(groups, axis=0) > 0
+    x = tf.where(in_group, onehot, x)
+    return tf.where(binary, tf.clip_by_value(tf.round(x), 0.0, 1.0), x)
+
+
 def search_graph(model, generator, factual, target, *, lower, upper, allow_increase, allow_decrease,
                  max_steps, threshold, learning_rate, cost_weight, energy_weight, nascent_epsilon,
-                 seed=None, return_path=False, n_classes=None):
+                 seed=None, return_path=False, n_classes=None, categorical=None):
     """The search as pure TensorFlow ops (call inside ``tf.function``/``train_step``).
 
     All arguments are tensors: ``factual`` (N, D) float32, ``target`` (N,) int32, ``lower``/``upper``
     (D,) float32, ``allow_increase``/``allow_decrease`` (D,) bool, ``cost_weight``/``energy_weight``
     (N,) float32, scalars for the rest; ``seed`` is a (2,) int32 stateless seed (REVISE only).
+    ``categorical`` = ``(groups (G, D), binary (D,))`` projects one-hot groups and binary columns
+    after every step (test time, ct_method §2.3); ``None`` keeps them continuous (training).
     Returns a dict of tensors (see :class:`SearchResult`).
     """
     factual = tf.convert_to_tensor(factual, tf.float32)
@@ -89,7 +105,8 @@ def search_graph(model, generator, factual, target, *, lower, upper, allow_incre
     masks_state = generator.masks_state
 
     def clamp(x):
-        return tf.clip_by_value(x, lower, upper)
+        x = tf.clip_by_value(x, lower, upper)
+        return x if categorical is None else project_categorical(x, *categorical)
 
     def forward(x):
         return tf.cast(model(x, training=False), tf.float32)
@@ -154,10 +171,10 @@ def search_graph(model, generator, factual, target, *, lower, upper, allow_incre
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def _compiled(model, generator, n_features, n_classes, return_path, jit_compile):
+def _compiled(model, generator, n_features, n_classes, return_path, jit_compile, categorical=False):
     """One traced (optionally XLA) search function per (model, generator, shapes, options)."""
     per_model = _CACHE.setdefault(model, {})
-    key = (generator.cache_key(), n_features, n_classes, return_path, bool(jit_compile))
+    key = (generator.cache_key(), n_features, n_classes, return_path, bool(jit_compile), bool(categorical))
     if key in per_model:
         return per_model[key][0]
     spec = [tf.TensorSpec([None, n_features], tf.float32), tf.TensorSpec([None], tf.int32),
@@ -165,15 +182,17 @@ def _compiled(model, generator, n_features, n_classes, return_path, jit_compile)
             tf.TensorSpec([n_features], tf.bool), tf.TensorSpec([n_features], tf.bool),
             tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32),
             tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.float32), tf.TensorSpec([], tf.float32),
-            tf.TensorSpec([2], tf.int32)]
+            tf.TensorSpec([2], tf.int32), tf.TensorSpec([None, n_features], tf.float32),
+            tf.TensorSpec([n_features], tf.bool)]
 
     model_ref = weakref.ref(model)  # the cache must not keep the model (its weak key) alive
 
-    def fn(factual, target, lower, upper, inc, dec, max_steps, threshold, lr, cw, ew, eps, seed):
+    def fn(factual, target, lower, upper, inc, dec, max_steps, threshold, lr, cw, ew, eps, seed, groups, binary):
         return search_graph(model_ref(), generator, factual, target, lower=lower, upper=upper, allow_increase=inc,
                             allow_decrease=dec, max_steps=max_steps, threshold=threshold, learning_rate=lr,
                             cost_weight=cw, energy_weight=ew, nascent_epsilon=eps, seed=seed,
-                            return_path=return_path, n_classes=n_classes)
+                            return_path=return_path, n_classes=n_classes,
+                            categorical=(groups, binary) if categorical else None)
 
     compiled = tf.function(fn, input_signature=spec, jit_compile=bool(jit_compile) and not return_path)
     per_model[key] = (compiled, generator)  # keep the generator alive while cached
@@ -199,7 +218,8 @@ def search(model, factuals, targets, *, generator="eccco", constraints: Constrai
            max_steps: int = defaults.MAX_STEPS, threshold: float = defaults.THRESHOLD,
            learning_rate: float = defaults.LEARNING_RATE, cost_weight=defaults.COST_WEIGHT,
            energy_weight=defaults.ENERGY_WEIGHT, nascent_epsilon: float = defaults.NASCENT_EPSILON,
-           return_path: bool = False, jit_compile: bool = False, seed: int = 0) -> SearchResult:
+           return_path: bool = False, jit_compile: bool = False, seed: int = 0,
+           categorical: bool = False) -> SearchResult:
     """Search counterfactuals for N factuals at once (one graph, per-sample early stopping).
 
     Args:
@@ -217,6 +237,9 @@ def search(model, factuals, targets, *, generator="eccco", constraints: Constrai
         return_path: also return every state (for plots/widgets; disables XLA).
         jit_compile: compile the search with XLA.
         seed: seed of stochastic generators (REVISE's encoder sampling).
+        categorical: project the constraints' one-hot groups (argmax) and binary {0, 1} columns after
+            every step, so the search moves through valid categories only (test time, as the reference
+            does when categorical features are declared); ``False`` treats them as continuous.
 
     Returns:
         :class:`SearchResult` with ``counterfactual``, ``mature``, ``steps``, ``nascent`` (and ``path``).
@@ -253,11 +276,18 @@ def search(model, factuals, targets, *, generator="eccco", constraints: Constrai
     cw = check_weights(cost_weight, "cost_weight", n)
     ew = check_weights(energy_weight, "energy_weight", n)
     inc, dec = constraints.masks()
-    fn = _compiled(model, gen, d, k, return_path, jit_compile)
+    fn = _compiled(model, gen, d, k, return_path, jit_compile, categorical)
+    groups = np.zeros((len(constraints.categorical_groups), d), np.float32)
+    for g, cols in enumerate(constraints.categorical_groups):
+        groups[g, list(cols)] = 1.0
+    binary = np.zeros(d, bool)
+    binary[list(constraints.binary_features)] = True
+    binary[groups.sum(0) > 0] = False
     out = fn(tf.constant(x), tf.constant(y), tf.constant(constraints.lower), tf.constant(constraints.upper),
              tf.constant(inc), tf.constant(dec), tf.constant(max_steps, tf.int32), tf.constant(threshold, tf.float32),
              tf.constant(learning_rate, tf.float32), tf.constant(cw), tf.constant(ew),
-             tf.constant(nascent_epsilon, tf.float32), tf.constant([int(seed) % (2**31 - 1), 0], tf.int32))
+             tf.constant(nascent_epsilon, tf.float32), tf.constant([int(seed) % (2**31 - 1), 0], tf.int32),
+             tf.constant(groups), tf.constant(binary))
     out = {name: v.numpy() for name, v in out.items()}
     return SearchResult(counterfactual=out["counterfactual"], mature=out["mature"].astype(bool),
                         steps=out["steps"].astype(np.int64), nascent=out["nascent"],

@@ -55,10 +55,10 @@ LAB_SETTINGS = {
 
 def chromium_path() -> str:
     """Path of the system Chromium, or fail the test with install instructions."""
-    path = os.environ.get("CFTKIT_CHROMIUM") or shutil.which("chromium") or (
-        "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
-    if not path:
-        pytest.fail("chromium was not found on PATH.\n" + INSTALL_HINT, pytrace=False)
+    path = os.environ.get("CFTKIT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        pytest.fail(f"chromium was not found (tried $CFTKIT_CHROMIUM, PATH, {path}).\n" + INSTALL_HINT,
+                    pytrace=False)
     return path
 
 

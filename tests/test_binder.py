@@ -125,7 +125,8 @@ def test_repo2docker_picks_binder_dir(repo_copy):
     assert proc.returncode == 0, out[-3000:]
     ver = runtime_version()
     assert f"Building conda environment for python={ver}" in out, out[:1500]
-    req = re.search(r'RUN \$\{KERNEL_PYTHON_PREFIX\}/bin/pip install --no-cache-dir -r "?binder/requirements\.txt"?', out)
+    req = re.search(r'RUN \$\{KERNEL_PYTHON_PREFIX\}/bin/pip install --no-cache-dir -r "?binder/requirements\.txt"?',
+                    out)
     copy_src = re.search(r"COPY --chown=1000:1000 src/ \$\{REPO_DIR\}/", out)
     post = re.search(r"^RUN \./binder/postBuild\s*$", out, re.M)
     assert req, "Dockerfile does not install binder/requirements.txt:\n" + out[-4000:]

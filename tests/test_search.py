@@ -581,3 +581,26 @@ def test_non_numeric_arguments_are_named(model2, kwargs, name):
     targets = kwargs.pop("targets", [1, 0])
     with pytest.raises((TypeError, ValueError), match=name):
         cftkit.search(model2, X2, targets, **kwargs)
+
+
+def test_categorical_projection_keeps_one_hot_groups_valid_at_every_step():
+    import keras
+
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)])
+    c = cftkit.Constraints(lower=[-3, 0, 0, 0, 0], upper=[3, 1, 1, 1, 1], categorical_groups=[[1, 2, 3]])
+    rng = np.random.default_rng(0)
+    x = np.zeros((64, 5), np.float32)
+    x[:, 0] = rng.uniform(-1, 1, 64)
+    x[np.arange(64), 1 + rng.integers(0, 3, 64)] = 1.0
+    x[:, 4] = rng.integers(0, 2, 64)  # a binary column (domain exactly [0, 1])
+    t = 1 - model.predict(x, verbose=0).argmax(1)
+    res = cftkit.search(model, x, t, constraints=c, categorical=True, return_path=True, max_steps=20,
+                        learning_rate=2.0, threshold=0.9)
+    states = res.path.reshape(-1, 5)
+    np.testing.assert_array_equal(states[:, 1:4].sum(1), 1.0)
+    assert set(np.unique(states[:, 1:4])) <= {0.0, 1.0} and set(np.unique(states[:, 4])) <= {0.0, 1.0}
+    assert np.any(res.counterfactual[:, 1:4] != x[:, 1:4])  # categories do change when the gradient says so
+    free = cftkit.search(model, x, t, constraints=c, categorical=False, max_steps=20, learning_rate=2.0,
+                         threshold=0.9)
+    assert not np.all(np.isin(free.counterfactual[:, 1:4], [0.0, 1.0]))  # continuous without projection

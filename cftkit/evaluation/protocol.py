@@ -256,7 +256,8 @@ def evaluate_counterfactuals(models: dict, dataset, *, n_runs: int = defaults.N_
         t0 = time.perf_counter()
         res = search(model, x_search_dom[ti], tg, generator=generator, constraints=constraints, max_steps=max_steps,
                      threshold=threshold, learning_rate=learning_rate, cost_weight=cost_weight,
-                     energy_weight=lam_w[present], jit_compile=jit_compile, seed=seed)
+                     energy_weight=lam_w[present], jit_compile=jit_compile, seed=seed,
+                     categorical=decode_categorical)
         t1 = time.perf_counter()
         cf = res.counterfactual
         if decode_categorical:
