@@ -23,4 +23,20 @@ import keras  # noqa: E402
 if not keras.__version__.startswith("3"):  # pragma: no cover
     raise ImportError(f"cftkit needs Keras 3; found keras {keras.__version__}")
 
-__all__ = ["tf", "keras"]
+import functools  # noqa: E402
+
+
+def model_function(**tf_function_kwargs):
+    """Decorator: ``tf.function`` for a closure built once per model (search, attacks, IG).
+
+    TensorFlow keys its "frequent retracing" warning on the Python code object, so closures built for
+    many models look like one function retracing; ``functools.partial`` gives each its own key.
+    """
+
+    def wrap(fn):
+        return tf.function(functools.partial(fn), **tf_function_kwargs)
+
+    return wrap
+
+
+__all__ = ["tf", "keras", "model_function"]

@@ -15,7 +15,7 @@ import weakref
 import numpy as np
 
 from . import defaults, generators as _generators
-from ._tf import keras, tf
+from ._tf import keras, model_function, tf
 from ._validation import (as_2d_float, as_labels, check_int, check_non_negative, check_probability,
                           check_weights)
 from .constraints import Constraints
@@ -194,7 +194,7 @@ def _compiled(model, generator, n_features, n_classes, return_path, jit_compile,
                             return_path=return_path, n_classes=n_classes,
                             categorical=(groups, binary) if categorical else None)
 
-    compiled = tf.function(fn, input_signature=spec, jit_compile=bool(jit_compile) and not return_path)
+    compiled = model_function(input_signature=spec, jit_compile=bool(jit_compile) and not return_path)(fn)
     per_model[key] = (compiled, generator)  # keep the generator alive while cached
     return compiled
 

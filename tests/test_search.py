@@ -604,3 +604,26 @@ def test_categorical_projection_keeps_one_hot_groups_valid_at_every_step():
     free = cftkit.search(model, x, t, constraints=c, categorical=False, max_steps=20, learning_rate=2.0,
                          threshold=0.9)
     assert not np.all(np.isin(free.counterfactual[:, 1:4], [0.0, 1.0]))  # continuous without projection
+
+
+def test_per_model_functions_neither_warn_about_retracing_nor_keep_models_alive(caplog):
+    import gc
+    import logging
+    import weakref
+
+    from cftkit.evaluation import attribution, robustness
+
+    x = np.zeros((4, 2), np.float32)
+    y = np.array([0, 1, 0, 1])
+    refs = []
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for seed in range(7):
+            m = cftkit.build_classifier(2, 2, seed=seed)
+            cftkit.search(m, x, y, max_steps=2)
+            robustness.fgsm(m, x, y, 0.1)
+            attribution.integrated_gradients(m, x, y)
+            refs.append(weakref.ref(m))
+            del m
+    assert "retracing" not in caplog.text
+    gc.collect()
+    assert all(r() is None for r in refs)

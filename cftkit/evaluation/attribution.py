@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+import weakref
 
 import numpy as np
 
 from .. import defaults
-from .._tf import tf
+from .._tf import model_function, tf
 from .._validation import as_2d_float, as_labels, check_int
 from ..search import check_classifier
 from .metrics import cached_model_function
@@ -50,8 +51,9 @@ def _quadrature(steps: int, method: str):
 
 
 def _ig_fn(model, n_classes, jit_compile):
+    model_ref = weakref.proxy(model)  # the per-model cache must not keep the model alive
     def build():
-        @tf.function(jit_compile=jit_compile, input_signature=[
+        @model_function(jit_compile=jit_compile, input_signature=[
             tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None], tf.int32),
             tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None], tf.float32),
             tf.TensorSpec([None], tf.float32)])
@@ -63,7 +65,7 @@ def _ig_fn(model, n_classes, jit_compile):
                 xi = baseline + alphas[k] * diff
                 with tf.GradientTape() as tape:
                     tape.watch(xi)
-                    out = tf.reduce_sum(tf.cast(model(xi, training=False), tf.float32) * onehot)
+                    out = tf.reduce_sum(tf.cast(model_ref(xi, training=False), tf.float32) * onehot)
                 return k + 1, acc + weights[k] * tape.gradient(out, xi)
 
             _, acc = tf.while_loop(lambda k, _: k < tf.shape(alphas)[0], body,

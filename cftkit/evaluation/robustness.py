@@ -12,11 +12,12 @@ so :func:`robust_accuracy` attacks every (ε, sample) pair in one call.
 from __future__ import annotations
 
 import numbers
+import weakref
 
 import numpy as np
 
 from .. import defaults
-from .._tf import tf
+from .._tf import model_function, tf
 from .._validation import as_2d_float, as_labels, check_int, check_non_negative
 from ..search import check_classifier
 from .metrics import cached_model_function, predict_logits
@@ -39,19 +40,21 @@ def _input_gradient(model, x, y):
 
 
 def _fgsm_fn(model, jit_compile):
+    model_ref = weakref.proxy(model)  # the per-model cache must not keep the model alive
     def build():
-        @tf.function(jit_compile=jit_compile, input_signature=[
+        @model_function(jit_compile=jit_compile, input_signature=[
             tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None], tf.int32),
             tf.TensorSpec([None], tf.float32)])
         def fn(x, y, eps):
-            return x + eps[:, None] * tf.sign(_input_gradient(model, x, y))
+            return x + eps[:, None] * tf.sign(_input_gradient(model_ref, x, y))
         return fn
     return cached_model_function(model, ("fgsm", bool(jit_compile)), build)
 
 
 def _pgd_fn(model, jit_compile):
+    model_ref = weakref.proxy(model)  # the per-model cache must not keep the model alive
     def build():
-        @tf.function(jit_compile=jit_compile, input_signature=[
+        @model_function(jit_compile=jit_compile, input_signature=[
             tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.float32),
             tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32)])
         def fn(x, y, eps, noise, steps, step_size):
@@ -60,7 +63,7 @@ def _pgd_fn(model, jit_compile):
             start = x + noise * e  # noise ~ U(−1, 1), drawn on the host: same stream with or without XLA
 
             def body(i, xa):
-                xa = xa + step_size * tf.sign(_input_gradient(model, xa, y))
+                xa = xa + step_size * tf.sign(_input_gradient(model_ref, xa, y))
                 return i + 1, tf.clip_by_value(xa, lo, hi)  # projection onto the L∞ ball
 
             _, xa = tf.while_loop(lambda i, _: i < steps, body, (tf.constant(0, tf.int32), start))
