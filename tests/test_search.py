@@ -606,24 +606,32 @@ def test_categorical_projection_keeps_one_hot_groups_valid_at_every_step():
     assert not np.all(np.isin(free.counterfactual[:, 1:4], [0.0, 1.0]))  # continuous without projection
 
 
-def test_per_model_functions_neither_warn_about_retracing_nor_keep_models_alive(caplog):
-    import gc
-    import logging
-    import weakref
-
+def _models_through_every_cached_function(n):
     from cftkit.evaluation import attribution, robustness
 
     x = np.zeros((4, 2), np.float32)
     y = np.array([0, 1, 0, 1])
-    refs = []
+    for seed in range(n):
+        m = cftkit.build_classifier(2, 2, seed=seed)
+        cftkit.search(m, x, y, max_steps=2)
+        robustness.fgsm(m, x, y, 0.1)
+        attribution.integrated_gradients(m, x, y)
+        yield m
+
+
+def test_per_model_functions_do_not_warn_about_retracing(caplog):
+    import logging
+
     with caplog.at_level(logging.WARNING, logger="tensorflow"):
-        for seed in range(7):
-            m = cftkit.build_classifier(2, 2, seed=seed)
-            cftkit.search(m, x, y, max_steps=2)
-            robustness.fgsm(m, x, y, 0.1)
-            attribution.integrated_gradients(m, x, y)
-            refs.append(weakref.ref(m))
-            del m
+        for _ in _models_through_every_cached_function(7):
+            pass
     assert "retracing" not in caplog.text
+
+
+def test_per_model_function_caches_do_not_keep_models_alive():
+    import gc
+    import weakref
+
+    refs = [weakref.ref(m) for m in _models_through_every_cached_function(4)]
     gc.collect()
     assert all(r() is None for r in refs)
