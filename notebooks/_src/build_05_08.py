@@ -124,9 +124,10 @@ def nb05():
         `cftkit.CounterfactualModel`. Its `train_step` searches counterfactuals for this step's share of
         the epoch's factuals and adds the div, ridge and adversarial terms to the classification loss.
 
-        `jit_compile=False` is deliberate: XLA takes ~8 s to compile the step (it contains the whole
-        search loop) and then runs each epoch about twice as fast — worth it for the paper's 100 epochs
-        on 3000 points, not for 20 short epochs. `steps_per_execution=20` runs a whole epoch (20
+        `jit_compile=False` is deliberate: with XLA the first epoch takes several seconds longer (the
+        step contains the whole search loop, and XLA compiles all of it), after which each epoch runs
+        about twice as fast — worth it for the paper's 100 epochs on 3000 points, not for 20 short epochs
+        on 600. `steps_per_execution=20` runs a whole epoch (20
         batches) per call into the graph.
         """),
         code("""
@@ -290,7 +291,7 @@ def nb05():
         *The solution is in the next cell (collapsed: click the three dots to show it).*
         """),
         solution("""
-        # Solution
+        # solution
         before = ev.robust_accuracy(ct, ds.x_test, ds.y_test, [0.3], attack="fgsm")["accuracy"][0]
         trainer.lambda_div.value, trainer.lambda_reg.value, trainer.lambda_adv.value = 0.0, 0.0, 1.0
         _ = trainer.train(5)
@@ -519,7 +520,7 @@ def nb06():
         are only a few runs?
         """),
         solution("""
-        # Solution
+        # solution
         delta = np.abs(res.per_run["CT"]["ip"]) - np.abs(res.per_run["BL"]["ip"])
         for n in (2, 3, 5, 10):
             sig, lo, hi = ev.percentile_significance(delta[:n], alpha=0.01)
@@ -566,7 +567,7 @@ def nb06():
         `ev.ip_star`? (Hint: look at its `max_samples` argument.)
         """),
         solution("""
-        # Solution
+        # solution
         cf = found["CT"].counterfactual
         ring_points = ds.x_test[ds.y_test == 1]
         for ls in (0.5, 5.0):
@@ -696,7 +697,7 @@ def nb07():
         answer?
         """),
         solution("""
-        # Solution
+        # solution
         change = np.abs(ch_res.counterfactuals - ch_res.factuals)
         for name in ("BL", "CT"):
             rows = (ch_res.records["model"] == name) & ch_res.records["valid"]
@@ -763,7 +764,7 @@ def nb07():
         (Hint: pixel (r, c) is feature `28·r + c`; `Constraints.with_immutable(indices)`.)
         """),
         solution("""
-        # Solution
+        # solution
         border = [28 * r + c for r in range(28) for c in (*range(5), *range(23, 28))]
         frame = mn_protected.constraints.with_immutable(border)
         cf_frame = cftkit.search(mn_ct, x, targets, constraints=frame, threshold=0.5, max_steps=50,
@@ -829,6 +830,12 @@ def nb08():
         code("""
         result = experiments.reproduce("circles", quick=True, runs=5, epochs=10, individuals=25,
                                        progress=False, jit_compile=False, robustness=False)
+        """),
+        md("""
+        The result is a plain dictionary (the CLI writes it to `results.json`): one entry per table metric,
+        accuracy and validity, the full protocol, and the per-seed details.
+        """),
+        code("""
         print(sorted(result))
         print({k: result["protocol"][k] for k in ("epochs", "runs", "individuals_per_lambda", "energy_weights",
                                                   "length_scales", "protected")})
@@ -878,7 +885,7 @@ def nb08():
         metric differs most, and why?
         """),
         solution("""
-        # Solution
+        # solution
         for metric in experiments.TABLE_METRICS:
             row = result[metric]
             ratio_of_means = (1 - row["ct_mean"] / row["bl_mean"]) * 100
