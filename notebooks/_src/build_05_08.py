@@ -56,11 +56,19 @@ def code(text: str, tags=()):
     return cell
 
 
+TRY_FIRST = ("*Try it before you read on: the next cell holds a solution (in the student copy made by "
+             "`make_student.py` it is a stub).*")
+
+
+def exercise(text: str):
+    """An exercise prompt (markdown) followed by the try-first note; its solution cell comes next."""
+    return nbf.v4.new_markdown_cell(dedent(text).strip("\n") + "\n\n" + TRY_FIRST)
+
+
 def solution(text: str):
-    """A solution cell: tagged ``solution`` and collapsed in JupyterLab; self-contained."""
-    cell = code(text, tags=("solution",))
-    cell.metadata["jupyter"] = {"source_hidden": True}
-    return cell
+    """A solution cell: tagged ``solution``; self-contained, so that a stub can replace it (nothing
+    later in the notebook uses its names)."""
+    return code(text, tags=("solution",))
 
 
 def notebook(cells):
@@ -281,14 +289,13 @@ def nb05():
         code("""
         display(trainer.dashboard.callback.draw())
         """),
-        md("""
+        exercise("""
         ### Exercise 1 — a purely adversarial fine-tune
 
         With the trainer's sliders, set λ_div = λ_reg = 0 and λ_adv = 1, train for 5 more epochs, and
         compare the FGSM accuracy of `ct` at ε = 0.3 before and after. Does the adversarial term alone
         make the model more robust? (Hint: `ev.robust_accuracy(ct, ds.x_test, ds.y_test, [0.3])`.)
 
-        *The solution is in the next cell (collapsed: click the three dots to show it).*
         """),
         solution("""
         # solution
@@ -511,7 +518,7 @@ def nb06():
             ax.locator_params(axis="x", nbins=4)
         _ = axes[0].legend(fontsize="small")
         """),
-        md("""
+        exercise("""
         ### Exercise 1 — how many runs does a star need?
 
         With α = 0.01 the interval runs from the 0.5 % to the 99.5 % quantile of the δ_r. Using
@@ -558,7 +565,7 @@ def nb06():
         |g| / (max g − min g) with the *signed* attributions, so values above 1 occur whenever both
         features push the same way — compare the medians between models, not with 1.
         """),
-        md("""
+        exercise("""
         ### Exercise 2 — IP\\* by hand
 
         `ev.ip_star` groups counterfactuals by target, subsamples both sides and computes the MMD². Check
@@ -689,7 +696,7 @@ def nb07():
             r = ev.protected_sensitivity(m, ch.x_test, ch.y_test, ch.protected, rounds=20, n_samples=500, steps=20)
             print(f"{name}: standardised IG at HouseAge, median [2.5 %, 97.5 %] = {r}")
         """),
-        md("""
+        exercise("""
         ### Exercise 1 — the most-changed feature
 
         From `ch_res`, find for each model the feature with the largest mean absolute change, restricted to
@@ -755,7 +762,7 @@ def nb07():
         _ = plots.protected_mask_overlay(cfs["CT"][0], mn.protected, ax=axes[1], title=f"CT → {targets[0]}")
         _ = plots.protected_mask_overlay(cfs["CT"][0] - x[0], mn.protected, ax=axes[2], title="change x′ − x")
         """),
-        md("""
+        exercise("""
         ### Exercise 2 — protect the left and right borders too
 
         Make the five leftmost and five rightmost pixel **columns** immutable as well (in addition to the
@@ -877,8 +884,9 @@ def nb08():
         The table's reduction is (1 − mean_r CT_r/BL_r)·100 over runs r (ct_method §5.3), not
         1 − mean(CT)/mean(BL). The two agree when BL's values are similar across runs; they drift apart when
         a few runs have a very small BL value.
-
-        ### Exercise 1
+        """),
+        exercise("""
+        ### Exercise 1 — two ways to average
 
         For each metric in `experiments.TABLE_METRICS`, compute the ratio-of-means reduction
         (1 − `ct_mean`/`bl_mean`)·100 from `result[metric]` and print it next to `reduction_pct`. Which
