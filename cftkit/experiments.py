@@ -122,6 +122,11 @@ def run_seed(name: str, *, seed: int = 0, data_seed: int = 0, runs: int = defaul
             out["robust_accuracy"][attack] = {
                 m: _curve(_rob.robust_accuracy(model, ds.x_test, ds.y_test, eps, attack=attack, seed=seed))
                 for m, model in (("bl", bl), ("ct", ct))}
+        # "Acc*" of the paper's older tables: accuracy under attack at exactly ε = 0.03.
+        out["acc_star"] = {attack: {m: _curve(_rob.robust_accuracy(model, ds.x_test, ds.y_test,
+                                                                    [defaults.FGSM_EPSILON], attack=attack,
+                                                                    seed=seed))[0]
+                                    for m, model in (("bl", bl), ("ct", ct))} for attack in ("fgsm", "pgd")}
         ig = {}
         for m, model in (("bl", bl), ("ct", ct_p)):
             r = attribution.protected_sensitivity(model, ds.x_test, ds.y_test, ds.protected, rounds=ig_rounds,
@@ -259,11 +264,33 @@ def write_outputs(result: dict, out: str, *, models=None) -> None:
         json.dump(_jsonable(result), f, indent=2)
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(markdown_table(result) + "\n")
+    first = result["seeds"][0]
+    if "robust_accuracy" in first:
+        figure_robust_accuracy(first["robust_accuracy"], os.path.join(out, f"{result['dataset']}_robust_accuracy.png"),
+                               title=result["dataset"])
     if models is not None and models["dataset"].n_features == 2:
         try:
             figure_bl_vs_ct(models, os.path.join(out, f"{result['dataset']}_bl_vs_ct.png"))
         except ImportError:  # pragma: no cover - the plots module is optional at this level
             pass
+
+
+def figure_robust_accuracy(curves: dict, path: str, *, title: str = "") -> None:
+    """FGSM and PGD robust-accuracy curves of BL and CT (the paper's Figure 4)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from . import plots
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    for ax, attack in zip(axes, ("fgsm", "pgd")):
+        plots.robust_accuracy_curves({m.upper(): (curves["epsilons"], curves[attack][m]) for m in ("bl", "ct")},
+                                     ax=ax, title=f"{title} — {attack.upper()}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def figure_bl_vs_ct(models: dict, path: str, *, n: int = 20, seed: int = 0) -> None:

@@ -30,6 +30,9 @@ def test_reproduce_quick_writes_results(tmp_path, capsys):
     md = (out / "results.md").read_text()
     assert "58.88±0.37*" in md and "ip_star_5.0" in md
     assert (out / "circles_bl_vs_ct.png").stat().st_size > 10_000
+    assert (out / "circles_robust_accuracy.png").stat().st_size > 5_000
+    seed0 = res["seeds"][0]
+    assert set(seed0["acc_star"]) == {"fgsm", "pgd"} and 0 <= seed0["acc_star"]["fgsm"]["ct"] <= 1
     assert "| ip |" in capsys.readouterr().out
 
 
