@@ -35,6 +35,7 @@ def student_version(nb: dict) -> dict:
             cell["metadata"]["tags"] = [t for t in tags if t != "solution"] + ["exercise", "raises-exception"]
         cell["outputs"] = []
         cell["execution_count"] = None
+        cell["metadata"].pop("execution", None)  # nbclient's timestamps change on every run
     out.get("metadata", {}).pop("widgets", None)  # saved widget state belongs to the executed copy
     return out
 
