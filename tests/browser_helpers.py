@@ -170,8 +170,9 @@ class LabServer:
             for child in psutil.Process(self.proc.pid).children(recursive=True):
                 self._children[child.pid] = child
 
-    def stop(self, timeout: float = 20.0) -> list:
-        """SIGINT the server, wait, and return the processes that outlived it (killed here)."""
+    def stop(self, timeout: float = 90.0) -> list:
+        """SIGINT the server, wait (it shuts its kernels down first, slow on a loaded machine), and return
+        the processes that outlived it (killed here)."""
         if self.proc is None:
             return []
         self._remember_children()
