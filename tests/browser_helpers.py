@@ -137,8 +137,11 @@ class LabServer:
                "--LabApp.extension_manager=readonly", f"--LabApp.user_settings_dir={settings}",
                f"--LabApp.workspaces_dir={self.work_dir / 'lab-workspaces'}"]
         self._log = open(self.log_path, "wb")
+        # A background job of a non-interactive shell (how CI may start .ci/run) inherits SIGINT as
+        # *ignored*; give the server the default disposition back so the SIGINT in stop() works.
         self.proc = subprocess.Popen(cmd, env=env, cwd=self.root_dir, stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
