@@ -15,7 +15,7 @@ import weakref
 import numpy as np
 
 from . import defaults, generators as _generators
-from ._tf import keras, model_function, tf
+from ._tf import model_function, tf
 from ._validation import (as_2d_float, as_labels, check_int, check_non_negative, check_probability,
                           check_weights)
 from .constraints import Constraints

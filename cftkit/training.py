@@ -399,7 +399,6 @@ class CounterfactualModel(keras.Model):
                              f"without replacement (lower n_ce)")
         if self._pool is not None:
             n_ce = min(n_ce, self._pool_size)  # only reached by vanilla models, which draw nothing
-        self._n_ce_eff = n_ce
         chunk = int(math.ceil(n_ce / n_batches))
         replicas = self.distribute_strategy.num_replicas_in_sync
         if self.schedule == "epoch" and replicas > 1:
@@ -539,8 +538,8 @@ class CounterfactualModel(keras.Model):
         tuples["weight"] = tf.cast(valid, tf.float32)
         return tuples, tf.cast(size, tf.float32)
 
-    def _no_counterfactuals(self):
-        local = self._chunk[1]
+    def _no_counterfactuals(self, local=None):
+        local = self._chunk[1] if local is None else local
         z = tf.zeros([local, self.n_features])
         zi = tf.zeros([local], tf.int32)
         return {"x_cf": z, "x_plus": z, "x_ae": z, "target": zi, "label": zi, "mature": tf.zeros([local], tf.bool),
@@ -549,13 +548,13 @@ class CounterfactualModel(keras.Model):
     # ------------------------------------------------------------------ the step
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        hp, use = self._hp.vars, self._hp.use
+        use = self._hp.use
         step = self._hp.step
         i = step % self._hp.steps_per_epoch
         epoch = step // self._hp.steps_per_epoch
         ct_on = ((use["div"] + use["reg"] + use["adv"]) > 0) & (epoch >= self._hp.start_epoch)
-        if self._pool is None or self._objective == "vanilla":  # BL: no search in the graph at all
-            tuples, size = self._no_counterfactuals()
+        if self._pool is None or self._objective == "vanilla":  # BL: no search and no extra rows at all
+            tuples, size = self._no_counterfactuals(local=0)
             ct_on = tf.constant(False)
         else:
             tuples, size = tf.cond(ct_on, lambda: self._step_counterfactuals(i, epoch), self._no_counterfactuals)
