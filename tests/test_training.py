@@ -207,6 +207,74 @@ def test_jit_compile_and_steps_per_execution(moons):
     assert h.history["ct_search_steps"][1] > 0 and np.isfinite(h.history["loss"][1])
 
 
+def _fit_weights(moons, *, fuse, shuffle=False, objective="full", seed=0, epochs=2):
+    keras.utils.set_random_seed(seed)
+    model = _model(moons, objective=objective, seed=seed)
+    model.compile(metrics=["accuracy"], jit_compile=True, steps_per_execution=10)
+    h = model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=epochs, verbose=0,
+                  shuffle=shuffle, fuse_epochs=fuse)
+    return model, [w.copy() for w in model.get_weights()], h.history
+
+
+@pytest.mark.parametrize("objective", ["full", "vanilla"])
+def test_fused_epochs_equal_keras_loop(moons, objective):
+    fused, w_fused, h_fused = _fit_weights(moons, fuse=True, objective=objective)
+    keras_loop, w_loop, h_loop = _fit_weights(moons, fuse=False, objective=objective)
+    assert fused._fused == "none" and keras_loop._fused is None
+    for a, b in zip(w_fused, w_loop):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert h_fused.keys() == h_loop.keys()
+    for key in h_loop:
+        np.testing.assert_allclose(h_fused[key], h_loop[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    assert int(fused.optimizer.iterations.numpy()) == 20  # every batch is one step
+
+
+def test_fused_shuffle_is_seeded_and_per_epoch(moons):
+    _, w1, _ = _fit_weights(moons, fuse=True, shuffle=True)
+    _, w2, _ = _fit_weights(moons, fuse=True, shuffle=True)
+    _, w_plain, _ = _fit_weights(moons, fuse=True, shuffle=False)
+    for a, b in zip(w1, w2):
+        np.testing.assert_array_equal(a, b)  # same seed, same permutation
+    assert any(not np.allclose(a, b) for a, b in zip(w1, w_plain))  # the rows were reordered
+    _, w_batch, _ = _fit_weights(moons, fuse=True, shuffle="batch")
+    assert any(not np.allclose(a, b) for a, b in zip(w_batch, w_plain))
+
+
+def test_fused_epochs_fall_back_or_explain(moons):
+    model = _model(moons)
+    model.compile(metrics=["accuracy"], steps_per_execution=10)
+    # 290 rows do not split into batches of 30: "auto" keeps Keras' loop, True says why not
+    model.fit(moons.x_train[:290], moons.y_train[:290], batch_size=30, epochs=1, verbose=0)
+    assert model._fused is None
+    with pytest.raises(ValueError, match="290 rows do not split into batches of 30"):
+        model.fit(moons.x_train[:290], moons.y_train[:290], batch_size=30, epochs=1, verbose=0, fuse_epochs=True)
+    model.compile(metrics=["accuracy"], steps_per_execution=2)
+    with pytest.raises(ValueError, match="steps_per_execution"):
+        model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=1, verbose=0, fuse_epochs=True)
+    with pytest.raises(ValueError, match="fuse_epochs"):
+        model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=1, verbose=0, fuse_epochs="yes")
+    # validation data still works next to a fused epoch
+    model.compile(metrics=["accuracy"], steps_per_execution=10)
+    h = model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=1, verbose=0,
+                  validation_data=(moons.x_val, moons.y_val))
+    assert model._fused == "rows" and "val_accuracy" in h.history
+
+
+def test_fused_epoch_program_has_no_host_round_trips(moons):
+    model, _, _ = _fit_weights(moons, fuse=True, epochs=1)
+    run_epoch = model.train_function.__closure__  # function(iterator) closes over the tf.function
+    fn = next(c.cell_contents for c in run_epoch if hasattr(c.cell_contents, "get_concrete_function"))
+    graph = fn.get_concrete_function(tf.TensorSpec([10, 30, 2], tf.float32), tf.TensorSpec([10, 30], tf.int32)).graph
+    ops = {op.type for op in graph.get_operations()}
+    for f in graph._functions.values():
+        ops |= {n.op for n in f.definition.node_def}
+    assert not ops & {"PyFunc", "EagerPyFunc", "PyFuncStateless"}
+    xs = tf.constant(moons.x_train[:300].reshape(10, 30, 2))
+    ys = tf.constant(moons.y_train[:300].reshape(10, 30))
+    hlo = fn.experimental_get_compiler_ir(xs, ys)(stage="hlo")  # the whole epoch lowers to one XLA program
+    assert "while" in hlo
+
+
 def test_train_step_has_no_host_round_trips(moons):
     model = _model(moons)
     model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=1, verbose=0)
