@@ -199,10 +199,27 @@ def _compiled(model, generator, n_features, n_classes, return_path, jit_compile,
     return compiled
 
 
+def _static_classes(model, n_features: int):
+    """K from a built Keras model's declared (N, D) → (N, K) signature, or ``None`` to find out by calling."""
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except (AttributeError, ValueError):
+        return None
+    if not inputs or not outputs or len(inputs) != 1 or len(outputs) != 1:
+        return None
+    in_shape, out_shape = tuple(inputs[0].shape), tuple(outputs[0].shape)
+    if len(in_shape) != 2 or in_shape[1] != n_features or len(out_shape) != 2 or out_shape[1] is None:
+        return None  # let the call below produce the error message
+    return int(out_shape[1]) if out_shape[1] >= 2 else None
+
+
 def check_classifier(model, factuals: np.ndarray) -> int:
     """Call ``model`` on one factual and return its number of classes K (≥ 2), or raise."""
     if not callable(model):
         raise TypeError(f"model must be a keras.Model returning logits; got {type(model).__name__}")
+    static = _static_classes(model, factuals.shape[1])
+    if static is not None:  # a built functional/sequential model: its shapes say it, no eager call needed
+        return static
     try:
         out = model(tf.convert_to_tensor(factuals[:1]), training=False)
     except Exception as exc:  # noqa: BLE001 - re-raised with context
