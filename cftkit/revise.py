@@ -447,8 +447,21 @@ class REVISEGenerator(_generators.Generator):
         mut = None if self.constraints is None else self.constraints.mutability
         return (type(self).__name__, id(self.vae), self.enforce_mutability, mut)
 
+    def with_vae(self, vae) -> "REVISEGenerator":
+        """The same generator around another VAE (e.g. the frozen copy a CounterfactualModel owns)."""
+        return REVISEGenerator(vae, enforce_mutability=self.enforce_mutability, constraints=self.constraints)
+
+    @classmethod
+    def from_config(cls, config: dict, vae) -> "REVISEGenerator":
+        """Rebuild from :meth:`get_config` and a VAE of the same shape."""
+        mutability = config.get("mutability")
+        constraints = None if mutability is None else Constraints(n_features=len(mutability),
+                                                                  mutability=list(mutability))
+        return cls(vae, enforce_mutability=bool(config.get("enforce_mutability", False)), constraints=constraints)
+
     def get_config(self) -> dict:
-        """Describes the generator; the VAE itself is saved separately (``vae.save(...)``)."""
+        """Describes the generator; the VAE's weights are saved by its owner (``vae.save(...)``, or a
+        :class:`cftkit.CounterfactualModel` trained with this generator, which saves its own copy)."""
         return {"name": self.name, "enforce_mutability": self.enforce_mutability,
                 "n_features": self.n_features, "latent_dim": self.latent_dim,
                 "mutability": None if self.constraints is None else list(self.constraints.mutability)}

@@ -113,6 +113,16 @@ def adversarial_loss(logits_ae, label, weight, size):
     return tf.reduce_sum(weight * ce) / size
 
 
+def _frozen_copy(model: keras.Model) -> keras.Model:
+    """A non-trainable copy of a Keras model (same config and weights)."""
+    config = dict(model.get_config())
+    config.pop("trainable", None)  # built trainable, then frozen: the setter reaches every sublayer
+    copy = model.__class__.from_config(config)
+    copy.set_weights(model.get_weights())
+    copy.trainable = False
+    return copy
+
+
 def build_classifier(n_features: int, n_classes: int, hidden=(32,), *, activation="relu", seed=None,
                      name="classifier") -> keras.Model:
     """The paper's MLP (ct_method §3.1): Dense(32, relu) → Dense(K) logits, Glorot-uniform, zero bias.
@@ -219,6 +229,12 @@ class CounterfactualModel(keras.Model):
             raise ValueError(f"unknown schedule {schedule!r}; expected one of {SCHEDULES}")
         self.schedule = schedule
         self.generator = _generators.get(generator)
+        vae = getattr(self.generator, "vae", None)
+        if isinstance(vae, keras.Model) and hasattr(self.generator, "with_vae"):
+            # REVISE: own a frozen copy of the VAE, so that its weights are saved with this model
+            # (and a .keras file loads on its own) while the caller's VAE stays untouched.
+            self.revise_vae = _frozen_copy(vae)
+            self.generator = self.generator.with_vae(self.revise_vae)
         self.burnin = float(burnin)
         if not 0.0 <= self.burnin < 1.0:
             raise ValueError(f"burnin must be a fraction in [0, 1); got {burnin}")
@@ -289,10 +305,12 @@ class CounterfactualModel(keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     def get_config(self):
+        generator = self.generator.get_config()
+        if getattr(self, "revise_vae", None) is not None:
+            generator["vae"] = keras.saving.serialize_keras_object(self.revise_vae)
         config = {"classifier": keras.saving.serialize_keras_object(self.classifier), "objective": self._objective,
                   "constraints": self.constraints.get_config(), "n_ce": self.n_ce, "schedule": self.schedule,
-                  "generator": self.generator.get_config(), "burnin": self.burnin, "seed": self.seed,
-                  "name": self.name}
+                  "generator": generator, "burnin": self.burnin, "seed": self.seed, "name": self.name}
         config.update(self.hyperparameters)
         return config
 
@@ -303,7 +321,15 @@ class CounterfactualModel(keras.Model):
         constraints = Constraints.from_config(config.pop("constraints"))
         gen = config.pop("generator")
         gen_name = gen.pop("name")
-        generator = _generators._REGISTRY[gen_name](**gen) if gen_name in ("generic", "eccco") else gen_name
+        if gen_name in ("generic", "eccco"):
+            generator = _generators._REGISTRY[gen_name](**gen)
+        elif gen_name == "revise" and "vae" in gen:  # the VAE's weights load with this model's weights
+            from .revise import REVISEGenerator
+
+            vae = keras.saving.deserialize_keras_object(gen.pop("vae"), custom_objects=custom_objects)
+            generator = REVISEGenerator.from_config(gen, vae)
+        else:
+            generator = gen_name
         return cls(classifier, constraints=constraints, generator=generator, **config)
 
     # ------------------------------------------------------------------ hyperparameters

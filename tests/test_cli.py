@@ -72,3 +72,19 @@ def test_naive_loop_matches_batched_search():
     naive = bench.naive_search(clf, x, t, max_steps=10, threshold=0.999)
     res = cftkit.search(clf, x, t, max_steps=10, threshold=0.999, cost_weight=0.0, energy_weight=1.0)
     np.testing.assert_allclose(naive, res.counterfactual, atol=1e-5)
+
+
+def test_aggregate_counts_significant_reductions_separately():
+    from cftkit import experiments
+
+    def seed(pct, sig):
+        cell = {"reduction_pct": pct, "reduction_sd": 1.0, "significant": sig, "bl_mean": 1.0,
+                "ct_mean": 1 - pct / 100, "paper_v3": None}
+        return {**{k: dict(cell) for k in experiments.TABLE_METRICS}, "accuracy": {"bl": 1.0, "ct": 1.0},
+                "validity": {"bl": 1.0, "ct": 1.0}}
+
+    agg = experiments.aggregate([seed(-30.0, True), seed(20.0, True), seed(5.0, False)])
+    ip = agg["ip"]
+    assert ip["significant_seeds"] == 2 and ip["significant_reductions"] == 1 and ip["significant"] is False
+    assert ip["per_seed_pct"] == [-30.0, 20.0, 5.0]
+    assert ip["min"] == -30.0 and ip["max"] == 20.0 and abs(ip["reduction_pct"] + 5 / 3) < 1e-9

@@ -255,3 +255,34 @@ def test_generator_rejects_bad_inputs(moons, moons_mlp, vae, factuals):
         REVISEGenerator(vae, enforce_mutability="yes")
     with pytest.raises(TypeError, match=r"constraints must be a cftkit.Constraints"):
         REVISEGenerator(vae, constraints={"lower": [0, 0]})
+
+
+@pytest.mark.parametrize("enforce", [False, True])
+def test_revise_trained_model_round_trips_without_the_vae(tmp_path, moons, vae, enforce):
+    import keras
+
+    c = moons.constraints.with_immutable([0])
+    gen = REVISEGenerator(vae, enforce_mutability=enforce, constraints=c if enforce else None)
+    keras.utils.set_random_seed(0)
+    model = cftkit.CounterfactualModel(cftkit.build_classifier(2, 2, seed=0), generator=gen, constraints=c,
+                                       n_ce=50, max_steps=5)
+    model.compile(metrics=["accuracy"])
+    h = model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=1, verbose=0)
+    assert h.history["ct_search_steps"][0] > 0
+    # the model owns a frozen copy; the caller's VAE and the classifier's trainable set are untouched
+    assert model.revise_vae is not vae and _same_weights(model.revise_vae, vae) and vae.trainable
+    assert len(model.trainable_weights) == len(model.classifier.trainable_weights)
+    path = tmp_path / "revise_ct.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)  # safe_mode stays on; no VAE passed in
+    assert isinstance(loaded.generator, REVISEGenerator) and loaded.generator.enforce_mutability is enforce
+    assert _same_weights(loaded.revise_vae, vae)
+    assert len(loaded.trainable_weights) == len(loaded.classifier.trainable_weights)  # the VAE stays frozen
+    np.testing.assert_array_equal(loaded.predict(moons.x_test, verbose=0), model.predict(moons.x_test, verbose=0))
+    x = moons.x_train[:10]
+    kw = dict(generator=loaded.generator, constraints=c, max_steps=5, seed=3)
+    a = cftkit.search(loaded.classifier, x, 1, **kw)
+    b = cftkit.search(model.classifier, x, 1, **{**kw, "generator": model.generator})
+    np.testing.assert_allclose(a.counterfactual, b.counterfactual, atol=1e-6)
+    h = loaded.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=1, verbose=0)
+    assert np.isfinite(h.history["loss"][0])
