@@ -49,6 +49,31 @@ def make_mlp(n_features: int, n_classes: int, hidden: int = HIDDEN) -> "keras.Mo
                              keras.layers.Dense(n_classes)])
 
 
+#: the linear test model of the plot and widget tests: logits = [0, W·(x1 − C)], boundary at x1 = C
+LINEAR_W, LINEAR_C = 2.0, 0.5
+
+
+def make_linear(w: float = LINEAR_W, c: float = LINEAR_C) -> "keras.Model":
+    """A 2-feature linear classifier with logits [0, w·(x1 − c)]: p(1) = sigmoid(w·(x1 − c))."""
+    m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    m.set_weights([np.array([[0.0, w], [0.0, 0.0]], np.float32), np.array([0.0, -w * c], np.float32)])
+    return m
+
+
+@pytest.fixture(scope="module")
+def linear():
+    return make_linear()
+
+
+@pytest.fixture
+def close_figures():
+    """Close every matplotlib figure a test opened."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
 @pytest.fixture(scope="session")
 def random_mlps() -> dict:
     """One MLP per (D, K) in :data:`MLP_SHAPES`, built once; tests overwrite the weights."""

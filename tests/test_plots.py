@@ -17,20 +17,9 @@ from matplotlib.image import AxesImage  # noqa: E402
 import cftkit  # noqa: E402
 from cftkit import keras, plots  # noqa: E402
 
-W, C = 2.0, 0.5  # linear test model: logits = [0, W·(x1 − C)], boundary at x1 = C
+from conftest import LINEAR_C as C, LINEAR_W as W  # noqa: E402  # linear test model: logits = [0, W·(x1 − C)], boundary at x1 = C
 
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
-@pytest.fixture(scope="module")
-def linear():
-    m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
-    m.set_weights([np.array([[0.0, W], [0.0, 0.0]], np.float32), np.array([0.0, -W * C], np.float32)])
-    return m
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 @pytest.fixture(scope="module")

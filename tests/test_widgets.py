@@ -15,21 +15,10 @@ import pytest  # noqa: E402
 import cftkit  # noqa: E402
 from cftkit import keras, widgets as cw  # noqa: E402
 
-W, C = 2.0, 0.5  # linear test model: logits = [0, W·(x1 − C)]; on moons p(1) ≤ 0.97 inside the domain
+from conftest import LINEAR_C as C, LINEAR_W as W  # noqa: E402  # on moons p(1) ≤ 0.97 inside the domain
+
+pytestmark = pytest.mark.usefixtures("close_figures")
 RES = 16  # grid resolution of the test figures
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
-@pytest.fixture(scope="module")
-def linear():
-    m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
-    m.set_weights([np.array([[0.0, W], [0.0, 0.0]], np.float32), np.array([0.0, -W * C], np.float32)])
-    return m
 
 
 @pytest.fixture(scope="module")
