@@ -15,7 +15,7 @@ from matplotlib.contour import ContourSet  # noqa: E402
 from matplotlib.image import AxesImage  # noqa: E402
 
 import cftkit  # noqa: E402
-from cftkit import keras, plots  # noqa: E402
+from cftkit import plots  # noqa: E402
 
 from conftest import LINEAR_C as C, LINEAR_W as W  # noqa: E402  # linear test model: logits = [0, W·(x1 − C)], boundary at x1 = C
 

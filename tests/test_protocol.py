@@ -7,7 +7,6 @@ import dataclasses
 import numpy as np
 import pytest
 
-import cftkit
 from cftkit import keras
 import cftkit.evaluation as ev
 from cftkit.constraints import Constraints

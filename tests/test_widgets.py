@@ -15,7 +15,6 @@ import pytest  # noqa: E402
 import cftkit  # noqa: E402
 from cftkit import keras, widgets as cw  # noqa: E402
 
-from conftest import LINEAR_C as C, LINEAR_W as W  # noqa: E402  # on moons p(1) ≤ 0.97 inside the domain
 
 pytestmark = pytest.mark.usefixtures("close_figures")
 RES = 16  # grid resolution of the test figures
