@@ -134,7 +134,7 @@ def nb05():
 
         `jit_compile=False` is deliberate: with XLA the first epoch takes several seconds longer (the
         step contains the whole search loop, and XLA compiles all of it), after which each epoch runs
-        about twice as fast — worth it for the paper's 100 epochs on 3000 points, not for 20 short epochs
+        more than ten times as fast — worth it for the paper's 100 epochs on 3000 points, not for 20 short epochs
         on 600. `steps_per_execution=20` runs a whole epoch (20
         batches) per call into the graph.
         """),
