@@ -29,7 +29,7 @@ import numpy as np
 KEYS = {
     "p1_ct_wall_s": "s", "p1_ct_cpu_s": "s", "p1_ct_peak_rss_mb": "MB", "p1_ct_accuracy": "1",
     "p1_bl_wall_s": "s", "p1_bl_cpu_s": "s", "p1_bl_peak_rss_mb": "MB", "p1_bl_accuracy": "1", "p1_ratio": "x",
-    "p1_epochs": "epochs",
+    "p1_epochs": "epochs", "p1_fused_epochs": "bool",
     "p2_ces_per_s": "CE/s", "p2_graph_ces_per_s": "CE/s", "p2_xla_ces_per_s": "CE/s",
     "p2_mnist_graph_ces_per_s": "CE/s", "p2_mnist_xla_ces_per_s": "CE/s", "p2_steps_run": "steps",
     "p3_eval_wall_s": "s", "p3_counterfactuals": "CEs",
@@ -50,7 +50,7 @@ p = presets.get("moons")
 model, fit_s = experiments.train_model(ds, p, objective, seed=0, epochs=epochs)
 out = {"fit_wall_s": fit_s, "process_wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-       "accuracy": metrics.accuracy(model, ds.x_test, ds.y_test)}
+       "accuracy": metrics.accuracy(model, ds.x_test, ds.y_test), "fused": model._fused is not None}
 print("P1JSON" + json.dumps(out))
 """
 
@@ -89,6 +89,7 @@ def p1(results: dict, *, epochs: int = 100) -> None:
         _figure(results, f"p1_{tag}_accuracy", r["accuracy"])
     _figure(results, "p1_ratio", runs["full"]["fit_wall_s"] / runs["vanilla"]["fit_wall_s"])
     _figure(results, "p1_epochs", epochs)
+    _figure(results, "p1_fused_epochs", bool(runs["full"]["fused"] and runs["vanilla"]["fused"]))
 
 
 def _throughput(model, x, targets, *, jit: bool, repeats: int, max_steps: int = 50):

@@ -52,6 +52,7 @@ def test_bench_quick_json_has_every_field(tmp_path):
     for key in ("p1_ct_wall_s", "p1_bl_wall_s", "p1_ratio", "p2_ces_per_s", "p3_eval_wall_s", "p4_naive_ces_per_s"):
         assert res[key]["value"] > 0, key
     assert res["p2_steps_run"]["value"] == 50  # τ unreachable: every step runs
+    assert res["p1_fused_epochs"]["value"] is True  # the preset's arrays run as one program per epoch
     assert res["p3_counterfactuals"]["value"] == 2 * 10 * 250 * 5
 
 
