@@ -70,7 +70,8 @@ def test_multi_worker_mirrored_strategy_two_workers_on_loopback(tmp_path):
     assert np.all(np.isfinite(outs[0]["loss"])) and outs[0]["maturity"][-1] > 0
 
 
-def test_mixed_precision_trains_with_loss_scaling():
+@pytest.mark.parametrize("fused", [False, True], ids=["keras-loop", "fused-xla-epochs"])
+def test_mixed_precision_trains_with_loss_scaling(fused):
     ds = cftkit.datasets.load("circles")
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
@@ -78,9 +79,11 @@ def test_mixed_precision_trains_with_loss_scaling():
         clf = cftkit.build_classifier(2, 2, seed=0)
         assert clf.layers[0].compute_dtype == "float16" and clf.layers[-1].compute_dtype == "float32"
         model = cftkit.CounterfactualModel(clf, constraints=ds.constraints, n_ce=200, threshold=0.5, lambda_reg=0.5)
-        model.compile(optimizer=keras.optimizers.Adam(1e-2), metrics=["accuracy"])
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), metrics=["accuracy"],
+                      **(dict(jit_compile=True, steps_per_execution=20) if fused else {}))
         assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
         h = model.fit(ds.x_train[:600], ds.y_train[:600], batch_size=30, epochs=3, verbose=0)
+        assert (model._fused is not None) is fused
         assert np.all(np.isfinite(h.history["loss"]))
         assert h.history["ct_maturity"][-1] > 0.5 and h.history["ct_reg"][-1] > 0
         acc = (model.predict(ds.x_test, verbose=0).argmax(1) == ds.y_test).mean()

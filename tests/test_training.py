@@ -260,6 +260,19 @@ def test_fused_epochs_fall_back_or_explain(moons):
     assert model._fused == "rows" and "val_accuracy" in h.history
 
 
+def test_fused_epochs_run_callbacks_once_per_epoch(moons):
+    model = _model(moons)
+    model.compile(metrics=["accuracy"], steps_per_execution=10)
+    seen = []
+    log = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append((epoch, logs["loss"])))
+    stop = keras.callbacks.EarlyStopping(monitor="loss", patience=0, min_delta=1e9)  # stops after 2 epochs
+    h = model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=10, verbose=0,
+                  callbacks=[log, stop])
+    assert model._fused == "rows"
+    assert [e for e, _ in seen] == [0, 1] and len(h.history["loss"]) == 2
+    assert int(model.optimizer.iterations.numpy()) == 20 and np.allclose([v for _, v in seen], h.history["loss"])
+
+
 def test_fused_epoch_program_has_no_host_round_trips(moons):
     model, _, _ = _fit_weights(moons, fuse=True, epochs=1)
     run_epoch = model.train_function.__closure__  # function(iterator) closes over the tf.function
