@@ -80,6 +80,17 @@ def _new_ax(ax, figsize=(5.0, 4.0)):
     return axes[0, 0]
 
 
+def _axes_row(axes, n: int, figsize, what: str = "", **kwargs) -> list:
+    """``n`` axes: a new 1×n figure when ``axes`` is None, else the given axes (at least ``n`` of them)."""
+    if axes is None:
+        _, grid = _subplots(1, n, figsize=figsize, **kwargs)
+        return list(grid.ravel())
+    axes = list(np.ravel(axes))
+    if len(axes) < n:
+        raise ValueError(f"need {n} axes{what}; got {len(axes)}")
+    return axes
+
+
 def _as_numpy(value) -> np.ndarray:
     return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
 
@@ -471,13 +482,7 @@ def training_history(history, *, axes=None, keys: Mapping | Sequence | None = No
         panels = dict(keys)
     else:
         panels = {"history": tuple(keys)}
-    if axes is None:
-        _, grid = _subplots(1, len(panels), figsize=figsize or (4.0 * len(panels), 3.2))
-        axes = list(grid.ravel())
-    else:
-        axes = list(np.ravel(axes))
-        if len(axes) < len(panels):
-            raise ValueError(f"need {len(panels)} axes for the panels {list(panels)}; got {len(axes)}")
+    axes = _axes_row(axes, len(panels), figsize or (4.0 * len(panels), 3.2), f" for the panels {list(panels)}")
     for ax, (title, panel_keys) in zip(axes, panels.items()):
         drawn = 0
         for key in panel_keys:
@@ -551,14 +556,8 @@ def compare_boundaries(models: Mapping, x, y, results: Mapping | None = None, *,
     extra = [_result_field(r, "path") for r in results.values() if r is not None]
     xlim, ylim = data_limits(x, *extra, padding=padding)
     own = axes is None
-    if own:
-        _, grid = _subplots(1, len(models), figsize=figsize or (4.4 * len(models), 4.6), sharex=True, sharey=True,
-                            layout="constrained")
-        axes = list(grid.ravel())
-    else:
-        axes = list(np.ravel(axes))
-        if len(axes) < len(models):
-            raise ValueError(f"need {len(models)} axes; got {len(axes)}")
+    axes = _axes_row(axes, len(models), figsize or (4.4 * len(models), 4.6), sharex=True, sharey=True,
+                     layout="constrained")
     for ax, (name, model) in zip(axes, models.items()):
         decision_boundary(model, x, y, ax=ax, resolution=resolution, proba=proba, xlim=xlim, ylim=ylim,
                           feature_names=feature_names, max_points=max_points, legend=False, title=str(name))

@@ -220,6 +220,8 @@ def test_compare_boundaries(linear, three_class, data, result):
     assert fig.legends  # one shared legend below the panels
     with pytest.raises(ValueError, match="unknown models"):
         plots.compare_boundaries({"BL": linear}, x, y, {"CT": result})
+    with pytest.raises(ValueError, match="need 2 axes; got 1"):
+        plots.compare_boundaries({"BL": linear, "CT": linear}, x, y, axes=[plt.subplots()[1]])
 
 
 def test_robust_accuracy_curves():
