@@ -161,6 +161,8 @@ def aggregate(per_seed: list) -> dict:
                     # significant *reductions* (CT better); a significant increase counts in the line above only
                     "significant_reductions": int(sum(s[key]["significant"] and s[key]["reduction_pct"] > 0
                                                       for s in per_seed)),
+                    "significant_increases": int(sum(s[key]["significant"] and s[key]["reduction_pct"] < 0
+                                                     for s in per_seed)),
                     "per_seed_pct": vals.tolist(),
                     "bl_mean": float(np.nanmean([s[key]["bl_mean"] for s in per_seed])),
                     "ct_mean": float(np.nanmean([s[key]["ct_mean"] for s in per_seed])),
@@ -224,13 +226,14 @@ def markdown_table(result: dict, *, wall_time: bool = True) -> str:
     """The main-table row(s) of one dataset, ours next to the paper's V3 numbers."""
     n = len(result["seeds"])
     lines = [f"### {result['dataset']} ({n} training seed{'s' if n > 1 else ''}, {result['protocol']['runs']} runs)",
-             "", "| metric | BL | CT | reduction % (mean [min, max] over seeds) ± sd | significant (reductions) | paper V3 |",
+             "", "| metric | BL | CT | reduction % (mean [min, max] over seeds) ± sd | seeds with a significant reduction (↑ increase) | paper V3 |",
              "|---|---|---|---|---|---|"]
     for key in TABLE_METRICS:
         c = result[key]
         p = c["paper_v3"]
         paper = "—" if p is None else f"{p['reduction_pct']:.2f}±{p['reduction_sd']:.2f}{'*' if p['significant'] else ''}"
-        sig = f"{c['significant_seeds']}/{n} ({c.get('significant_reductions', c['significant_seeds'])}/{n})"
+        up = c["significant_increases"]
+        sig = f"{c['significant_reductions']}/{n}" + (f", {up}↑" if up else "")
         lines.append(f"| {key} | {c['bl_mean']:.4g} | {c['ct_mean']:.4g} | {c['reduction_pct']:.2f} "
                      f"[{c['min']:.2f}, {c['max']:.2f}] ± {c['reduction_sd']:.2f} | {sig} | {paper} |")
     acc, val = result["accuracy"], result["validity"]

@@ -402,6 +402,8 @@ class CounterfactualModel(keras.Model):
         ``tf.distribute`` strategy; see :meth:`_fused_epoch_data`).  The progress bar then counts one
         step per epoch; the training itself is unchanged.
         """
+        if fuse_epochs not in ("auto", True, False):  # before anything about the model changes
+            raise ValueError(f"fuse_epochs must be 'auto', True or False; got {fuse_epochs!r}")
         is_array = x is not None and not isinstance(x, tf.data.Dataset) and hasattr(x, "__len__")
         if is_array:
             n = len(x)
@@ -444,8 +446,6 @@ class CounterfactualModel(keras.Model):
         same order.  ``shuffle=True``/``"batch"`` permute rows/batches inside the program, seeded by the
         model's ``seed`` and the optimizer's iteration count (reproducible, not Keras' permutation).
         """
-        if fuse_epochs not in ("auto", True, False):
-            raise ValueError(f"fuse_epochs must be 'auto', True or False; got {fuse_epochs!r}")
         if fuse_epochs is False:
             return None
         bs = batch_size or 32

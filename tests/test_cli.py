@@ -29,6 +29,11 @@ def test_reproduce_quick_writes_results(tmp_path, capsys):
         assert 0 <= res[group]["bl"] <= 1 and 0 <= res[group]["ct"] <= 1
     md = (out / "results.md").read_text()
     assert "58.88±0.37*" in md and "ip_star_5.0" in md
+    for key in ("ip", "ip_star_0.5", "ip_star_5.0", "cost"):
+        line = next(ln for ln in md.splitlines() if ln.startswith(f"| {key} |"))
+        cell = line.split("|")[5].strip()
+        up = res[key]["significant_increases"]
+        assert cell == f"{res[key]['significant_reductions']}/1" + (f", {up}↑" if up else ""), (key, cell)
     assert (out / "circles_bl_vs_ct.png").stat().st_size > 10_000
     assert (out / "circles_robust_accuracy.png").stat().st_size > 5_000
     seed0 = res["seeds"][0]
@@ -86,6 +91,7 @@ def test_aggregate_counts_significant_reductions_separately():
 
     agg = experiments.aggregate([seed(-30.0, True), seed(20.0, True), seed(5.0, False)])
     ip = agg["ip"]
-    assert ip["significant_seeds"] == 2 and ip["significant_reductions"] == 1 and ip["significant"] is False
+    assert ip["significant_seeds"] == 2 and ip["significant_reductions"] == 1 and ip["significant_increases"] == 1
+    assert ip["significant"] is False
     assert ip["per_seed_pct"] == [-30.0, 20.0, 5.0]
     assert ip["min"] == -30.0 and ip["max"] == 20.0 and abs(ip["reduction_pct"] + 5 / 3) < 1e-9
