@@ -569,16 +569,15 @@ class CounterfactualModel(keras.Model):
         n = self._pool_size
         rows = np.stack([rng.permutation(n)[:n_ce] for _ in range(max(1, epochs))]).astype(np.int32)
         var = self._hp.epoch_samples
+        # Rows past this fit's epochs are never read (the step indexes epoch < epochs): zeros suffice.
         capacity = 0 if var is None else int(var.shape[0])
-        if var is None or var.shape[1] != n_ce or capacity < rows.shape[0]:
-            cap = max(rows.shape[0], 100)
-            full = np.zeros((cap, n_ce), np.int32)
-            full[: rows.shape[0]] = rows
+        grow = var is None or var.shape[1] != n_ce or capacity < rows.shape[0]
+        full = np.zeros((max(rows.shape[0], 100) if grow else capacity, n_ce), np.int32)
+        full[: rows.shape[0]] = rows
+        if grow:  # a new shape is captured by a new trace
             self._hp.epoch_samples = tf.Variable(full, trainable=False, name="ct_epoch_samples")
             self.train_function = None
         else:
-            full = var.numpy()
-            full[: rows.shape[0]] = rows
             var.assign(full)
 
     def _make_buffer(self, n_ce):
