@@ -83,15 +83,32 @@ def test_naive_loop_matches_batched_search():
 def test_aggregate_counts_significant_reductions_separately():
     from cftkit import experiments
 
-    def seed(pct, sig):
+    def seed(i, pct, sig):
         cell = {"reduction_pct": pct, "reduction_sd": 1.0, "significant": sig, "bl_mean": 1.0,
                 "ct_mean": 1 - pct / 100, "paper_v3": None}
-        return {**{k: dict(cell) for k in experiments.TABLE_METRICS}, "accuracy": {"bl": 1.0, "ct": 1.0},
-                "validity": {"bl": 1.0, "ct": 1.0}}
+        return {"seed": i, **{k: dict(cell) for k in experiments.TABLE_METRICS},
+                "accuracy": {"bl": 1.0, "ct": 1.0, "ct_protected": 1.0},
+                "validity": {"bl": 0.5 + i / 10, "ct": 1.0, "bl_constrained": 0.5, "ct_constrained": 0.7}}
 
-    agg = experiments.aggregate([seed(-30.0, True), seed(20.0, True), seed(5.0, False)])
+    per_seed = [seed(0, -30.0, True), seed(1, 20.0, True), seed(2, 5.0, False)]
+    agg = experiments.aggregate(per_seed)
     ip = agg["ip"]
     assert ip["significant_seeds"] == 2 and ip["significant_reductions"] == 1 and ip["significant_increases"] == 1
     assert ip["significant"] is False
     assert ip["per_seed_pct"] == [-30.0, 20.0, 5.0]
     assert ip["min"] == -30.0 and ip["max"] == 20.0 and abs(ip["reduction_pct"] + 5 / 3) < 1e-9
+    assert ip["median"] == 5.0
+
+    # several seeds: results.md gets one row per seed and the median under the main table
+    md = experiments.markdown_table({"dataset": "circles", "seeds": per_seed, "protocol": {"runs": 100},
+                                     "wall_time_s": 1.0, **agg})
+    rows = [ln for ln in md.splitlines() if ln.startswith("| 0 |") or ln.startswith("| 1 |")
+            or ln.startswith("| 2 |") or ln.startswith("| median |")]
+    assert rows == ["| 0 | -30.0* | -30.0* | -30.0* | -30.0* | 0.50 / 1.00 |",
+                    "| 1 | 20.0* | 20.0* | 20.0* | 20.0* | 0.60 / 1.00 |",
+                    "| 2 | 5.0 | 5.0 | 5.0 | 5.0 | 0.70 / 1.00 |",
+                    "| median | 5.0 | 5.0 | 5.0 | 5.0 | |"]
+    assert "1/3, 1↑" in md
+    one = experiments.markdown_table({"dataset": "circles", "seeds": per_seed[:1], "protocol": {"runs": 100},
+                                      "wall_time_s": 1.0, **experiments.aggregate(per_seed[:1])})
+    assert "| median |" not in one and "Per seed" not in one
