@@ -114,7 +114,9 @@ def run_seed(name: str, *, seed: int = 0, data_seed: int = 0, runs: int = defaul
                        "ct_protected": _metrics.accuracy(ct_p, ds.x_test, ds.y_test)}
     out["validity"] = {"bl": plaus.validity["BL"], "ct": plaus.validity["CT"],
                        "bl_constrained": costr.validity["BL"], "ct_constrained": costr.validity["CT"]}
-    out["maturity_steps"] = {}
+    # The last epoch's training metrics (loss terms, maturity, search steps): the CT diagnostics.
+    out["final_epoch"] = {m: {k: float(v[-1]) for k, v in model.history.history.items()}
+                          for m, model in (("bl", bl), ("ct", ct), ("ct_protected", ct_p))}
     if robustness:
         t0 = time.perf_counter()
         eps = np.asarray(defaults.ROBUST_EPSILONS)

@@ -37,6 +37,13 @@ def test_reproduce_quick_writes_results(tmp_path, capsys):
     assert (out / "circles_bl_vs_ct.png").stat().st_size > 10_000
     assert (out / "circles_robust_accuracy.png").stat().st_size > 5_000
     seed0 = res["seeds"][0]
+    ct_log = seed0["final_epoch"]["ct"]
+    assert 0 <= ct_log["ct_maturity"] <= 1 and 0 <= ct_log["ct_search_steps"] <= proto["max_steps"]
+    assert ct_log["ct_reg"] > 0
+    total = sum(proto[f"lambda_{t}"] * ct_log[f"ct_{t}"] for t in ("clf", "div", "reg", "adv"))
+    assert ct_log["loss"] == pytest.approx(total, rel=1e-4)  # the epoch means of the CT objective's terms
+    bl_log = seed0["final_epoch"]["bl"]
+    assert bl_log["ct_reg"] == bl_log["ct_div"] == bl_log["ct_search_steps"] == 0  # BL runs no search
     assert set(seed0["acc_star"]) == {"fgsm", "pgd"} and 0 <= seed0["acc_star"]["fgsm"]["ct"] <= 1
     assert "| ip |" in capsys.readouterr().out
 
