@@ -67,6 +67,25 @@ def resolve_objective(objective: str) -> str:
     return key
 
 
+def _class_indices(y, n_classes: int):
+    """Training labels as class indices: ``(N,)``, ``(N, 1)`` or exact one-hot ``(N, K)``.
+
+    Soft labels (rows that are not one-hot) and one-hot with the wrong K are errors, not argmax-ed.
+    """
+    arr = np.asarray(y.numpy() if hasattr(y, "numpy") and not isinstance(y, np.ndarray) else y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        return arr.reshape(-1)
+    if arr.ndim == 2:
+        one_hot = arr.shape[1] == n_classes and bool(np.all((arr == 0) | (arr == 1))) and \
+            bool(np.all(arr.sum(axis=1) == 1))
+        if not one_hot:
+            why = "" if arr.shape[1] != n_classes else " whose rows are not one-hot (soft labels are not supported)"
+            raise ValueError(f"y must be class indices of shape (N,) or one-hot of shape (N, {n_classes}); "
+                             f"got shape {arr.shape}{why}")
+        return arr.argmax(axis=1)
+    return arr
+
+
 def _validate_hp(name, value):
     kind = _HYPERPARAMETERS[name][2]
     if kind == "prob":
@@ -190,8 +209,8 @@ class CounterfactualModel(keras.Model):
         >>> model = cftkit.CounterfactualModel(clf, constraints=ds.constraints, n_ce=100, threshold=0.9)
         >>> model.compile(metrics=["accuracy"])
         >>> h = model.fit(ds.x_train[:300], ds.y_train[:300], batch_size=30, epochs=1, verbose=0)
-        >>> sorted(k for k in h.history if k.startswith("ct_"))[:3]
-        ['ct_adv', 'ct_div', 'ct_maturity']
+        >>> sorted(k for k in h.history if k.startswith("ct_"))
+        ['ct_adv', 'ct_clf', 'ct_div', 'ct_maturity', 'ct_reg', 'ct_search_steps', 'ct_skipped']
     """
 
     def __init__(self, classifier, *, objective="full", constraints: Constraints | None = None,
@@ -368,8 +387,7 @@ class CounterfactualModel(keras.Model):
     def set_training_pool(self, x, y):
         """Set the data factuals and target samples x⁺ are drawn from (the whole training set)."""
         x = as_2d_float(x, "x", n_features=self.n_features)
-        y = as_labels(np.asarray(y).reshape(-1) if np.ndim(y) == 1 else np.argmax(y, axis=-1), "y",
-                      n=x.shape[0], n_classes=self.n_classes)
+        y = as_labels(_class_indices(y, self.n_classes), "y", n=x.shape[0], n_classes=self.n_classes)
         present = np.bincount(y, minlength=self.n_classes)
         if (present > 0).sum() < 2:
             raise ValueError(f"y must contain at least two classes for counterfactual training; got only {np.unique(y)}")
@@ -410,7 +428,8 @@ class CounterfactualModel(keras.Model):
             n_fit = int(math.floor(n * (1.0 - validation_split))) if validation_split else n
             if y is None:
                 raise ValueError("y must be given when x is an array")
-            self.set_training_pool(np.asarray(x)[:n_fit], np.asarray(y)[:n_fit])
+            y = _class_indices(y, self.n_classes)  # Keras' loss below gets the same indices as the pool
+            self.set_training_pool(np.asarray(x)[:n_fit], y[:n_fit])
             spe = steps_per_epoch or int(math.ceil(n_fit / (batch_size or 32)))
         else:
             if self._pool is None and self.needs_counterfactuals:
@@ -726,6 +745,18 @@ class CounterfactualModel(keras.Model):
             # scalars; a length-1 axis gives the same (already synchronised) values back as scalars.
             logs = {k: tf.reshape(v, [1]) for k, v in logs.items()}
         return logs
+
+    def test_step(self, data):
+        """Keras' own test step.  The CT terms are training quantities (``evaluate`` runs no search), so
+        their trackers are left out of ``evaluate``'s results and of the ``val_`` entries in ``History``."""
+        logs = super().test_step(data)
+        training_only = {t.name for t in self._ct_trackers}
+        return {k: v for k, v in logs.items() if k not in training_only}
+
+    @property
+    def _ct_trackers(self):
+        return (self.clf_tracker, self.div_tracker, self.reg_tracker, self.adv_tracker, self.maturity_tracker,
+                self.steps_tracker, self.skipped_tracker)
 
     def compute_ct_loss(self, x, y, tuples, size, on=1.0, sample_weight=None, training=True):
         """The CT batch loss of ct_method §1.1 and its terms, from precomputed counterfactual tuples.

@@ -335,6 +335,40 @@ def test_bad_training_data(moons):
         cftkit.presets.get("mars")
 
 
+
+def test_labels_may_be_one_hot_or_a_column_but_not_soft(moons):
+    x, y = moons.x_train[:300], moons.y_train[:300]
+    weights = {}
+    for name, labels in (("indices", y), ("column", y[:, None]), ("one-hot", np.eye(2)[y])):
+        model = _model(moons)
+        model.fit(x, labels, batch_size=30, epochs=1, verbose=0, shuffle=False)
+        weights[name] = model.classifier.get_weights()
+        np.testing.assert_array_equal(model._pool["y"].numpy(), y)
+    for name in ("column", "one-hot"):  # the same labels give the same training
+        for a, b in zip(weights[name], weights["indices"]):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    model = _model(moons)
+    with pytest.raises(ValueError, match=r"y must be class indices of shape \(N,\) or one-hot.*soft labels"):
+        model.fit(x, np.full((300, 2), 0.5), batch_size=30, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"one-hot of shape \(N, 2\); got shape \(300, 3\)"):
+        model.set_training_pool(x, np.eye(3)[y])
+    assert model._pool is None  # nothing was set by the failed calls
+
+
+def test_evaluate_and_validation_report_only_what_they_measure(moons):
+    """evaluate runs no counterfactual search: the CT trackers must not show up there as zeros."""
+    model = _model(moons)
+    h = model.fit(moons.x_train[:300], moons.y_train[:300], batch_size=30, epochs=2, verbose=0,
+                  validation_data=(moons.x_test, moons.y_test))
+    assert {"ct_div", "ct_maturity", "val_loss", "val_accuracy"} <= set(h.history)
+    assert not [k for k in h.history if k.startswith("val_ct_")]
+    res = model.evaluate(moons.x_test, moons.y_test, batch_size=64, verbose=0, return_dict=True)
+    assert set(res) == {"loss", "accuracy"}
+    logits = model.predict(moons.x_test, verbose=0)
+    assert res["accuracy"] == pytest.approx(np.mean(logits.argmax(1) == moons.y_test), abs=1e-6)
+    assert res["loss"] == pytest.approx(np.mean(_np_ce(logits.astype(np.float64), moons.y_test)), rel=1e-5)
+    assert h.history["val_accuracy"][-1] == pytest.approx(res["accuracy"], abs=1e-6)
+
 MIRRORED = textwrap.dedent("""
     import json, sys, numpy as np, tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
