@@ -15,7 +15,7 @@ import weakref
 import numpy as np
 
 from . import defaults, generators as _generators
-from ._tf import model_function, tf
+from ._tf import keras, model_function, tf
 from ._validation import (as_2d_float, as_labels, check_int, check_non_negative, check_probability,
                           check_weights)
 from .constraints import Constraints
@@ -213,10 +213,53 @@ def _static_classes(model, n_features: int):
     return int(out_shape[1]) if out_shape[1] >= 2 else None
 
 
+_PROBABILITY_ACTIVATIONS = ("softmax", "sigmoid")
+
+
+def probability_output(model):
+    """``"softmax"``/``"sigmoid"`` if a Keras model's last layer turns logits into probabilities, else None.
+
+    cftkit needs **logits**: the energy is −f(x)[y⁺] and every cross-entropy is computed from logits, so
+    a model that ends in softmax would train and search on the wrong quantity without any error.
+    Looks through nested models and through :class:`cftkit.CounterfactualModel` (its ``classifier``).
+
+    Example:
+        >>> import keras
+        >>> from cftkit.search import probability_output
+        >>> probability_output(keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")]))
+        'softmax'
+        >>> probability_output(keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])) is None
+        True
+    """
+    inner = getattr(model, "classifier", None)
+    if isinstance(inner, keras.Model):
+        return probability_output(inner)
+    layers = getattr(model, "layers", None) if isinstance(model, keras.Model) else None
+    if not layers:
+        return None
+    last = layers[-1]
+    if isinstance(last, keras.Model):
+        return probability_output(last)
+    if isinstance(last, keras.layers.Softmax):
+        return "softmax"
+    name = getattr(getattr(last, "activation", None), "__name__", None)
+    return name if name in _PROBABILITY_ACTIVATIONS else None
+
+
+def check_logits(model, name: str = "model") -> None:
+    """Raise a clear error when ``model`` ends in a softmax/sigmoid instead of returning logits."""
+    act = probability_output(model)
+    if act is not None:
+        raise ValueError(f"{name} must return logits, but its last layer applies {act}: remove that activation "
+                         f"(e.g. Dense(K) instead of Dense(K, activation='{act}')) and apply softmax only to "
+                         f"read probabilities")
+
+
 def check_classifier(model, factuals: np.ndarray) -> int:
     """Call ``model`` on one factual and return its number of classes K (≥ 2), or raise."""
     if not callable(model):
         raise TypeError(f"model must be a keras.Model returning logits; got {type(model).__name__}")
+    check_logits(model)
     static = _static_classes(model, factuals.shape[1])
     if static is not None:  # a built functional/sequential model: its shapes say it, no eager call needed
         return static

@@ -30,7 +30,7 @@ from . import defaults, generators as _generators
 from ._tf import keras, tf
 from ._validation import as_2d_float, as_labels, check_int, check_non_negative, check_probability
 from .constraints import Constraints
-from .search import search_graph
+from .search import check_logits, search_graph
 
 #: Objective presets (ct_method §1.2): which of the CT terms are switched on.
 OBJECTIVES = {
@@ -231,6 +231,7 @@ class CounterfactualModel(keras.Model):
             raise ValueError(f"classifier must take (N, D) inputs; its input shape is {in_shape}")
         if len(out_shape) != 2 or out_shape[1] is None or out_shape[1] < 2:
             raise ValueError(f"classifier must return (N, K) logits with K >= 2; its output shape is {out_shape}")
+        check_logits(classifier, "classifier")
         self.classifier = classifier
         self.n_features = int(in_shape[1])
         self.n_classes = int(out_shape[1])

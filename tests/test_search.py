@@ -534,6 +534,33 @@ def test_model_must_be_a_multi_logit_classifier():
         cftkit.search("not a model", X2, [0, 0])
 
 
+
+def _ends_in(kind):
+    hidden = [keras.Input((2,)), keras.layers.Dense(4, activation="relu")]
+    if kind == "dense-softmax":
+        return keras.Sequential(hidden + [keras.layers.Dense(2, activation="softmax")])
+    if kind == "softmax-layer":
+        return keras.Sequential(hidden + [keras.layers.Dense(2), keras.layers.Softmax()])
+    if kind == "activation-layer":
+        return keras.Sequential(hidden + [keras.layers.Dense(2), keras.layers.Activation("sigmoid")])
+    inner = keras.Sequential(hidden + [keras.layers.Dense(2, activation="softmax")])
+    return keras.Sequential([keras.Input((2,)), inner])  # nested
+
+
+@pytest.mark.parametrize("kind", ["dense-softmax", "softmax-layer", "activation-layer", "nested"])
+def test_models_that_return_probabilities_are_rejected(kind):
+    model = _ends_in(kind)
+    act = "sigmoid" if kind == "activation-layer" else "softmax"
+    with pytest.raises(ValueError, match=rf"model must return logits, but its last layer applies {act}"):
+        cftkit.search(model, X2, [0, 1])
+    with pytest.raises(ValueError, match=rf"classifier must return logits, but its last layer applies {act}"):
+        cftkit.CounterfactualModel(model)
+    # logits with a relu/linear head are fine, and so is a CounterfactualModel wrapping them
+    ok = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(2)])
+    assert cftkit.search(ok, X2, [0, 1]).counterfactual.shape == X2.shape
+    assert cftkit.search(cftkit.CounterfactualModel(ok), X2, [0, 1]).counterfactual.shape == X2.shape
+
+
 @pytest.mark.parametrize("kwargs, exc, match", [
     (dict(max_steps=-1), ValueError, r"max_steps must be an integer >= 0"),
     (dict(max_steps=2.5), TypeError, r"max_steps"),
