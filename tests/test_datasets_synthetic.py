@@ -115,6 +115,10 @@ def test_unknown_dataset_name():
         cftkit.datasets.load("mnist_fashion")
     with pytest.raises(TypeError, match=r"name must be a dataset name"):
         cftkit.datasets.load(3)
+    with pytest.raises(ValueError, match=r"seed must be an integer >= 0; got -1"):
+        cftkit.datasets.load("moons", seed=-1)
+    with pytest.raises(TypeError, match=r"seed must be an integer >= 0; got 'a'"):
+        cftkit.datasets.load("moons", seed="a")
 
 
 # ----------------------------------------------------------------------------- distributions

@@ -14,6 +14,7 @@ extra options such as ``n_train`` or ``source``.
 
 from __future__ import annotations
 
+from .._validation import check_int
 from ._base import Dataset, stratified_split
 from . import mnist as _mnist, small as _small, tabular as _tabular
 from ._fetch import ChecksumError, DataNotFoundError, cache_dir, data_roots
@@ -54,6 +55,7 @@ def load(name: str, *, seed: int = 0, data_home=None) -> Dataset:
     key = _ALIASES.get(name.lower(), name.lower())
     if key not in _LOADERS:
         raise ValueError(f"unknown dataset name {name!r}; available: {available()}")
+    seed = check_int(seed, "seed", minimum=0)
     return _LOADERS[key](seed=seed, data_home=data_home)
 
 
