@@ -30,6 +30,19 @@ def _datasets(arg: str):
         raise SystemExit(f"cftkit reproduce: {exc}; or one of {sorted(GROUPS)}") from None
 
 
+def _int_at_least(minimum: int):
+    """argparse type: an integer >= ``minimum`` (so a bad value is a usage error, not a traceback)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}; got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}; got {value}")
+        return value
+    return parse
+
+
 def _reproduce(args) -> int:
     from . import experiments
 
@@ -64,12 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--dataset", required=True,
                      help="a dataset name (moons, circles, linearly_separable, overlapping, adult, ...) "
                           "or all-synthetic / all-real / all")
-    rep.add_argument("--runs", type=int, default=None, help="evaluation runs (default 100; quick: 10)")
-    rep.add_argument("--individuals", type=int, default=None, help="individuals per run and λ_egy")
-    rep.add_argument("--epochs", type=int, default=None, help="training epochs (default: the preset's 100)")
-    rep.add_argument("--seed", type=int, default=0, help="first training seed")
-    rep.add_argument("--seeds", type=int, default=1, help="number of training seeds (seed, seed+1, ...)")
-    rep.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic data / splits")
+    rep.add_argument("--runs", type=_int_at_least(1), default=None, help="evaluation runs (default 100; quick: 10)")
+    rep.add_argument("--individuals", type=_int_at_least(1), default=None, help="individuals per run and λ_egy")
+    rep.add_argument("--epochs", type=_int_at_least(1), default=None, help="training epochs (default: the preset's 100)")
+    rep.add_argument("--seed", type=_int_at_least(0), default=0, help="first training seed")
+    rep.add_argument("--seeds", type=_int_at_least(1), default=1, help="number of training seeds (seed, seed+1, ...)")
+    rep.add_argument("--data-seed", type=_int_at_least(0), default=0, help="seed of the synthetic data / splits")
     rep.add_argument("--quick", action="store_true", help="a small, minutes-scale version")
     rep.add_argument("--out", default=None, help="directory for results.json, results.md and plots")
     rep.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import datasets as _datasets, defaults, presets as _presets
 from ._tf import keras
+from ._validation import check_int
 from .training import CounterfactualModel, build_classifier
 
 #: Metrics of the main table and their names in the protocol result.
@@ -45,7 +46,8 @@ def train_model(dataset, preset, objective: str, *, seed: int = 0, constraints=N
                   metrics=["accuracy"], jit_compile=jit_compile,
                   steps_per_execution=steps_per_execution or n_batches)
     t0 = time.perf_counter()
-    model.fit(dataset.x_train, dataset.y_train, batch_size=preset.batch_size, epochs=epochs or preset.epochs,
+    epochs = preset.epochs if epochs is None else check_int(epochs, "epochs", minimum=1)
+    model.fit(dataset.x_train, dataset.y_train, batch_size=preset.batch_size, epochs=epochs,
               shuffle=preset.shuffle, verbose=verbose, callbacks=callbacks)
     return model, time.perf_counter() - t0
 
@@ -78,7 +80,7 @@ def run_seed(name: str, *, seed: int = 0, data_seed: int = 0, runs: int = defaul
 
     preset = _presets.get(name)
     ds = _datasets.load(name, seed=data_seed)
-    individuals = individuals or preset.eval_individuals
+    individuals = preset.eval_individuals if individuals is None else individuals
     out = {"seed": seed, "timings": {}}
     bl, out["timings"]["train_bl_s"] = train_model(ds, preset, "vanilla", seed=seed, epochs=epochs,
                                                    jit_compile=jit_compile)
@@ -185,11 +187,19 @@ def reproduce(name: str, *, seeds=(0,), runs: int | None = None, individuals: in
     preset = _presets.get(name)
     name = preset.dataset
     if quick:
-        epochs = epochs or QUICK["epochs"]
-        runs = runs or QUICK["runs"]
-        individuals = individuals or QUICK["individuals"]
-    runs = runs or preset.eval_runs
-    individuals = individuals or preset.eval_individuals
+        epochs = QUICK["epochs"] if epochs is None else epochs
+        runs = QUICK["runs"] if runs is None else runs
+        individuals = QUICK["individuals"] if individuals is None else individuals
+    runs = check_int(preset.eval_runs if runs is None else runs, "runs", minimum=1)
+    individuals = check_int(preset.eval_individuals if individuals is None else individuals, "individuals",
+                            minimum=1)
+    epochs = check_int(preset.epochs if epochs is None else epochs, "epochs", minimum=1)
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise TypeError(f"seeds must be a list of training seeds, e.g. [0, 1, 2]; got {seeds!r}")
+    seeds = [check_int(s, "seeds", minimum=0) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must name at least one training seed")
+    data_seed = check_int(data_seed, "data_seed", minimum=0)
     ig_rounds = QUICK["ig_rounds"] if quick else defaults.IG_ROUNDS
     seeds = list(seeds)
     t0 = time.perf_counter()
@@ -209,7 +219,7 @@ def reproduce(name: str, *, seeds=(0,), runs: int | None = None, individuals: in
     models = per_seed[0].pop("models", None)
     result = {
         "dataset": name,
-        "protocol": {**dataclasses.asdict(preset), "epochs": epochs or preset.epochs, "runs": runs,
+        "protocol": {**dataclasses.asdict(preset), "epochs": epochs, "runs": runs,
                      "individuals_per_lambda": individuals, "energy_weights": list(defaults.EVAL_ENERGY_WEIGHTS),
                      "threshold_plausibility": defaults.EVAL_THRESHOLD_PLAUSIBILITY,
                      "threshold_cost": defaults.EVAL_THRESHOLD_COST, "test_max_steps": defaults.EVAL_MAX_STEPS,

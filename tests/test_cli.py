@@ -53,6 +53,30 @@ def test_reproduce_unknown_dataset_is_a_clear_error():
         cli.main(["reproduce", "--dataset", "mars", "--quick"])
 
 
+
+@pytest.mark.parametrize("flag, value", [("--seeds", "0"), ("--runs", "0"), ("--epochs", "0"), ("--individuals", "0"),
+                                         ("--seed", "-1"), ("--data-seed", "x")])
+def test_reproduce_rejects_bad_numbers_as_usage_errors(flag, value, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["reproduce", "--dataset", "moons", "--quick", flag, value])
+    assert info.value.code == 2  # argparse's usage error, before anything is trained
+    err = capsys.readouterr().err
+    assert f"argument {flag}" in err and "expected an integer >=" in err
+
+
+def test_reproduce_api_rejects_bad_settings_instead_of_replacing_them():
+    from cftkit import experiments
+
+    for kwargs, exc, match in [(dict(runs=0), ValueError, "runs must be an integer >= 1"),
+                               (dict(epochs=0, quick=True), ValueError, "epochs must be an integer >= 1"),
+                               (dict(individuals=0), ValueError, "individuals must be an integer >= 1"),
+                               (dict(seeds=[]), ValueError, "seeds must name at least one"),
+                               (dict(seeds=3), TypeError, "seeds must be a list"),
+                               (dict(seeds=[-1]), ValueError, "seeds must be an integer >= 0"),
+                               (dict(data_seed=-2), ValueError, "data_seed must be an integer >= 0")]:
+        with pytest.raises(exc, match=match):
+            experiments.reproduce("moons", progress=False, **kwargs)
+
 def test_bench_quick_json_has_every_field(tmp_path):
     path = tmp_path / "bench.json"
     assert cli.main(["bench", "--quick", "--no-dice", "--json", str(path)]) == 0
