@@ -49,6 +49,9 @@ class Generator:
     masks_state = True
     uses_energy = False
 
+    def check_inputs(self, factuals) -> None:
+        """Raise a clear error when the generator cannot search these ``(N, D)`` factuals (default: any D)."""
+
     def initial_state(self, factual, seed):
         return factual  # identity initialisation (ct_method §2.2)
 

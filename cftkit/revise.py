@@ -417,14 +417,14 @@ class REVISEGenerator(_generators.Generator):
         eps = tf.random.stateless_normal(tf.shape(mu), seed=_stateless_seed(seed), dtype=tf.float32)
         return mu + tf.exp(0.5 * logvar) * eps
 
-    def _check_factual(self, factual):
+    def check_inputs(self, factual):
         d = factual.shape[-1]
         if d is not None and int(d) != self.n_features:
             raise ValueError(f"vae was fitted on {self.n_features} features but factuals have {int(d)}: pass a "
                              f"VAE fitted on data with the factuals' features")
 
     def initial_state(self, factual, seed):
-        self._check_factual(factual)
+        self.check_inputs(factual)
         z = self._sample(factual, seed)
         return tf.concat([z, factual], axis=-1) if self._project else z
 

@@ -328,6 +328,7 @@ def search(model, factuals, targets, *, generator="eccco", constraints: Constrai
         raise TypeError(f"constraints must be a cftkit.Constraints; got {type(constraints).__name__}")
     if constraints.n_features != d:
         raise ValueError(f"constraints describe {constraints.n_features} features but factuals have {d}")
+    gen.check_inputs(x)  # e.g. REVISE: the VAE must have been fitted on D features (before any tracing)
     # Factuals may lie within a float tolerance outside the domain: snap them in, so that the search's
     # own clamp can never move an immutable feature.
     x = constraints.clip(constraints.check(x, "factuals"))

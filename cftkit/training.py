@@ -249,6 +249,7 @@ class CounterfactualModel(keras.Model):
             raise ValueError(f"unknown schedule {schedule!r}; expected one of {SCHEDULES}")
         self.schedule = schedule
         self.generator = _generators.get(generator)
+        self.generator.check_inputs(np.zeros((1, self.n_features), np.float32))
         vae = getattr(self.generator, "vae", None)
         if isinstance(vae, keras.Model) and hasattr(self.generator, "with_vae"):
             # REVISE: own a frozen copy of the VAE, so that its weights are saved with this model

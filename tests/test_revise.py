@@ -243,8 +243,11 @@ def test_mutability_is_ignored_by_default_and_enforced_on_request(moons, moons_m
 def test_generator_rejects_bad_inputs(moons, moons_mlp, vae, factuals):
     x, y = factuals
     wrong = VAE(3, seed=0)
-    with pytest.raises(ValueError, match=r"vae was fitted on 3 features but factuals have 2"):
+    # raised before any graph is traced, so the message is not buried in a TensorFlow traceback
+    with pytest.raises(ValueError, match=r"^vae was fitted on 3 features but factuals have 2"):
         cftkit.search(moons_mlp, x, y, generator=REVISEGenerator(wrong))
+    with pytest.raises(ValueError, match=r"^vae was fitted on 3 features but factuals have 2"):
+        cftkit.CounterfactualModel(cftkit.build_classifier(2, 2), generator=REVISEGenerator(wrong))
     with pytest.raises(ValueError, match=r"constraints describe 2 features but vae was fitted on 3"):
         REVISEGenerator(wrong, constraints=moons.constraints)
     with pytest.raises(ValueError, match=r"enforce_mutability=True needs constraints"):
