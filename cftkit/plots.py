@@ -36,6 +36,8 @@ from matplotlib import patches as mpatches
 from matplotlib.colors import ListedColormap
 from matplotlib.ticker import MaxNLocator
 
+from ._validation import as_labels
+
 __all__ = [
     "Surface", "plane_grid", "data_limits", "predict_logits", "decision_surface", "energy_surface", "path_points",
     "decision_boundary", "counterfactual_paths", "energy_landscape", "constraint_region", "HISTORY_PANELS",
@@ -144,6 +146,9 @@ def data_limits(*arrays, padding: float = 0.5, dims=(0, 1)) -> tuple:
 
 def predict_logits(model, x, *, batch_size: int = 65536) -> np.ndarray:
     """Logits ``(N, K)`` of ``model`` on ``x`` as a float64 numpy array (batched direct calls, no ``predict``)."""
+    from .search import check_logits  # TensorFlow is imported only by plots that evaluate a model
+
+    check_logits(model)
     x = np.asarray(x, dtype=np.float32)
     outs = []
     for start in range(0, max(len(x), 1), batch_size):
@@ -241,7 +246,9 @@ def _draw_surface(ax, surface: Surface, *, cmap=None, alpha=0.55, boundary=True,
 
 def _scatter_classes(ax, x, y, n_classes, *, size=14, alpha=0.8, max_points=None):
     x = np.asarray(x, dtype=np.float32)
-    y = np.asarray(y).astype(int).reshape(-1)
+    y = as_labels(_as_numpy(y).reshape(-1), "y")
+    if len(y) != len(x):
+        raise ValueError(f"y must have one label per point of x ({len(x)}); got {len(y)}")
     if max_points is not None and len(x) > max_points:
         idx = np.linspace(0, len(x) - 1, int(max_points)).astype(int)  # deterministic thinning
         x, y = x[idx], y[idx]

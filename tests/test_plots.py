@@ -15,6 +15,7 @@ from matplotlib.contour import ContourSet  # noqa: E402
 from matplotlib.image import AxesImage  # noqa: E402
 
 import cftkit  # noqa: E402
+import keras  # noqa: E402
 from cftkit import plots  # noqa: E402
 
 from conftest import LINEAR_C as C, LINEAR_W as W  # noqa: E402  # linear test model: logits = [0, W·(x1 − C)], boundary at x1 = C
@@ -116,6 +117,13 @@ def test_decision_boundary_multiclass_and_options(three_class, data):
     assert sum(len(c.get_offsets()) for c in scatters) == 10  # thinned deterministically
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         plots.decision_boundary(three_class, np.zeros((5, 3)), np.zeros(5), resolution=5)
+    with pytest.raises(ValueError, match=r"y must have one label per point of x \(%d\); got 5" % len(x)):
+        plots.decision_boundary(three_class, x, y[:5], resolution=5)
+    with pytest.raises(ValueError, match=r"y must hold integer class indices"):
+        plots.decision_boundary(three_class, x, y + 0.5, resolution=5)
+    probs = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="softmax")])
+    with pytest.raises(ValueError, match=r"model must return logits, but its last layer applies softmax"):
+        plots.decision_boundary(probs, x, y, resolution=5)
 
 
 def test_decision_boundary_is_deterministic(linear, data):
