@@ -260,6 +260,14 @@ def check_classifier(model, factuals: np.ndarray) -> int:
     if not callable(model):
         raise TypeError(f"model must be a keras.Model returning logits; got {type(model).__name__}")
     check_logits(model)
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    if inputs and len(inputs) == 1 and len(inputs[0].shape) == 2 and inputs[0].shape[1] is not None \
+            and int(inputs[0].shape[1]) != factuals.shape[1]:
+        raise ValueError(f"model takes inputs with {int(inputs[0].shape[1])} features, but the factuals have "
+                         f"{factuals.shape[1]}")
     static = _static_classes(model, factuals.shape[1])
     if static is not None:  # a built functional/sequential model: its shapes say it, no eager call needed
         return static

@@ -33,7 +33,8 @@ from matplotlib.figure import Figure
 from . import defaults, plots
 from ._tf import keras
 from .constraints import MUTABILITIES, Constraints
-from .search import SearchResult, search
+from ._validation import check_int, check_non_negative, check_probability
+from .search import SearchResult, check_classifier, search
 
 __all__ = ["show_figure", "new_figure", "figure_png", "dataset_arrays", "view_limits", "resolve_target", "run_search",
            "path_probabilities", "constraints_from_controls", "SearchExplorer", "SideBySide",
@@ -162,7 +163,22 @@ def _target_options(n_classes, class_names):
 
 
 def _n_classes(model, x) -> int:
-    return int(plots.predict_logits(model, x[:1]).shape[1])
+    return check_classifier(model, np.asarray(x[:1], np.float32))
+
+
+def _check_index(index, n: int) -> int:
+    """A view's start ``index``: a data point of the split (errors, not a clipped slider value)."""
+    index = check_int(index, "index", minimum=0)
+    if index >= n:
+        raise ValueError(f"index must be a point of the split, in [0, {n - 1}]; got {index}")
+    return index
+
+
+def _check_target(target, n_classes: int) -> int:
+    if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not -1 <= int(target) < n_classes:
+        raise ValueError(f"target must be -1 (auto: not the predicted class) or a class index in "
+                         f"[0, {n_classes - 1}]; got {target!r}")
+    return int(target)
 
 
 def _fmt_result(result: SearchResult, probs=None, upto=None) -> str:
@@ -208,18 +224,33 @@ class _View(widgets.VBox):
         return f"<{type(self).__name__}>"
 
 
+def _threshold_slider(threshold, **common):
+    # the slider's range always contains the given τ (a slider would silently clip it otherwise)
+    threshold = check_probability(threshold, "threshold")
+    return widgets.FloatSlider(value=threshold, min=min(0.05, threshold), max=max(0.999, threshold), step=0.005,
+                               readout_format=".3f", description="τ (threshold)", **common)
+
+
+def _max_steps_slider(max_steps, **common):
+    max_steps = check_int(max_steps, "max_steps", minimum=0)
+    return widgets.IntSlider(value=max_steps, min=0, max=max(200, max_steps), description="T (max steps)", **common)
+
+
 def _search_sliders(max_steps, threshold, learning_rate, cost_weight, energy_weight):
+    """The search controls, validated like :func:`cftkit.search`'s arguments; each range contains its value."""
     common = dict(continuous_update=False, style=_STYLE, layout=_WIDE)
+    learning_rate = check_non_negative(learning_rate, "learning_rate")
+    cost_weight = check_non_negative(cost_weight, "cost_weight")
+    energy_weight = check_non_negative(energy_weight, "energy_weight")
     return dict(
-        learning_rate=widgets.FloatSlider(value=learning_rate, min=0.01, max=1.0, step=0.01,
-                                          description="η (step size)", **common),
-        max_steps=widgets.IntSlider(value=max_steps, min=0, max=max(200, int(max_steps)), description="T (max steps)",
-                                    **common),
-        threshold=widgets.FloatSlider(value=threshold, min=0.05, max=0.999, step=0.005, readout_format=".3f",
-                                      description="τ (threshold)", **common),
-        cost_weight=widgets.FloatSlider(value=cost_weight, min=0.0, max=1.0, step=0.001, readout_format=".3f",
-                                        description="λ_cost", **common),
-        energy_weight=widgets.FloatSlider(value=energy_weight, min=0.0, max=max(20.0, float(energy_weight)), step=0.1,
+        learning_rate=widgets.FloatSlider(value=learning_rate, min=min(0.01, learning_rate),
+                                          max=max(1.0, learning_rate), step=0.01, description="η (step size)",
+                                          **common),
+        max_steps=_max_steps_slider(max_steps, **common),
+        threshold=_threshold_slider(threshold, **common),
+        cost_weight=widgets.FloatSlider(value=cost_weight, min=0.0, max=max(1.0, cost_weight), step=0.001,
+                                        readout_format=".3f", description="λ_cost", **common),
+        energy_weight=widgets.FloatSlider(value=energy_weight, min=0.0, max=max(20.0, energy_weight), step=0.1,
                                           description="λ_egy", **common),
     )
 
@@ -265,7 +296,8 @@ class SearchExplorer(_View):
         self.current_probabilities = None
 
         n = len(self.x)
-        index = int(np.clip(index, 0, n - 1))
+        index = _check_index(index, n)
+        target = _check_target(target, self.n_classes)
         self.point_mode = widgets.ToggleButtons(options=[("data point", "index"), ("free x/y", "xy")], value="index",
                                                 description="factual", style=_STYLE)
         self.index = widgets.IntSlider(value=index, min=0, max=n - 1, description="index", continuous_update=False,
@@ -437,7 +469,10 @@ class SideBySide(_View):
         self._surfaces: dict = {}
         self.current_results: dict = {}
 
-        self.index = widgets.IntSlider(value=int(np.clip(index, 0, len(self.x) - 1)), min=0, max=len(self.x) - 1,
+        index, target = _check_index(index, len(self.x)), _check_target(target, self.n_classes)
+        for model in self.models.values():  # every panel's model, not only the first
+            _n_classes(model, self.x)
+        self.index = widgets.IntSlider(value=index, min=0, max=len(self.x) - 1,
                                        description="index", continuous_update=False, style=_STYLE, layout=_WIDE)
         self.target = widgets.Dropdown(options=_target_options(self.n_classes, class_names), value=int(target),
                                        description="target y⁺", style=_STYLE)
@@ -535,7 +570,10 @@ class ActionabilityExplorer(_View):
         self.current_constraints: Constraints | None = None
 
         lo, hi = np.asarray(base.lower, np.float64), np.asarray(base.upper, np.float64)
-        index = int(np.clip(index, 0, len(self.x) - 1))
+        index, target = _check_index(index, len(self.x)), _check_target(target, self.n_classes)
+        for name, value in (("learning_rate", learning_rate), ("cost_weight", cost_weight),
+                            ("energy_weight", energy_weight)):
+            check_non_negative(value, name)
         self.mutability = [widgets.Dropdown(options=list(MUTABILITIES), value=base.mutability[j],
                                             description=f"{self.feature_names[j]} may", style=_STYLE)
                            for j in range(2)]
@@ -551,12 +589,9 @@ class ActionabilityExplorer(_View):
                                        description="target y⁺", style=_STYLE)
         self.generator = widgets.Dropdown(options=list(GENERATORS), value=generator, description="generator",
                                           style=_STYLE)
-        self.max_steps = widgets.IntSlider(value=max_steps, min=0, max=max(200, int(max_steps)),
-                                           description="T (max steps)", continuous_update=False, style=_STYLE,
-                                           layout=_WIDE)
-        self.threshold = widgets.FloatSlider(value=threshold, min=0.05, max=0.999, step=0.005, readout_format=".3f",
-                                             description="τ (threshold)", continuous_update=False, style=_STYLE,
-                                             layout=_WIDE)
+        common = dict(continuous_update=False, style=_STYLE, layout=_WIDE)
+        self.max_steps = _max_steps_slider(max_steps, **common)
+        self.threshold = _threshold_slider(threshold, **common)
         for w in (*self.mutability, *self.domain, self.x1, self.x2, self.target, self.generator, self.max_steps,
                   self.threshold):
             w.observe(lambda _: self._safely(self.update), names="value")

@@ -125,6 +125,29 @@ def test_errors_from_controls_are_shown(linear, moons, monkeypatch):
         ex.update()  # direct calls still raise
 
 
+
+@pytest.mark.parametrize("view", ["SearchExplorer", "SideBySide", "ActionabilityExplorer"])
+def test_bad_start_values_are_errors_not_clipped_sliders(linear, moons, view):
+    make = getattr(cw, view)
+    n = len(moons.x_test)
+    for kwargs, exc, match in [
+            (dict(index=n), ValueError, rf"index must be a point of the split, in \[0, {n - 1}\]; got {n}"),
+            (dict(index=-1), ValueError, r"index must be an integer >= 0"),
+            (dict(target=2), ValueError, r"target must be -1 .* or a class index in \[0, 1\]; got 2"),
+            (dict(threshold=1.5), ValueError, r"threshold must be in the open interval \(0, 1\)"),
+            (dict(max_steps=-3), ValueError, r"max_steps must be an integer >= 0"),
+            (dict(learning_rate=-0.1), ValueError, r"learning_rate must be a finite number >= 0")]:
+        with pytest.raises(exc, match=match):
+            make(linear, moons, resolution=RES, **kwargs)
+    with pytest.raises(ValueError, match=r"model takes inputs with 3 features, but the factuals have 2"):
+        make(cftkit.build_classifier(3, 2), moons, resolution=RES)
+    # values outside a slider's default range are kept, not clipped
+    w = make(linear, moons, resolution=RES, threshold=0.01, max_steps=300)
+    assert w.threshold.value == pytest.approx(0.01) and w.max_steps.value == 300
+    if view != "ActionabilityExplorer":
+        w = make(linear, moons, resolution=RES, learning_rate=2.5, cost_weight=3.0)
+        assert w.learning_rate.value == 2.5 and w.cost_weight.value == 3.0
+
 def test_search_explorer_free_point_and_energy(linear, moons, left_index):
     ex = cw.SearchExplorer(linear, moons, index=left_index, resolution=RES)
     assert ex.x1.disabled and not ex.index.disabled
