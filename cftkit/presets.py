@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from . import defaults
+from ._validation import check_int, check_non_negative, check_positive, check_probability
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,9 +41,30 @@ class Preset:
     eval_runs: int = defaults.N_RUNS
     paper_key: str = ""  # row name in the paper's tables
 
+    def __post_init__(self):
+        # A preset is data that reaches Keras and the search much later: check it where it is written.
+        for name in ("batch_size", "n_ce", "epochs", "eval_individuals", "eval_runs"):
+            check_int(getattr(self, name), name, minimum=1)
+        check_int(self.max_steps, "max_steps", minimum=0)
+        check_probability(self.threshold, "threshold")
+        for name in ("lambda_reg", "lambda_clf", "lambda_div", "lambda_adv", "cost_weight", "energy_weight",
+                     "adversarial_epsilon"):
+            check_non_negative(getattr(self, name), name)
+        for name in ("learning_rate", "adam_epsilon"):
+            check_positive(getattr(self, name), name)
+        if isinstance(self.hidden, list):  # frozen dataclass: normalise to a (hashable) tuple
+            object.__setattr__(self, "hidden", tuple(self.hidden))
+        if not isinstance(self.hidden, tuple) or not self.hidden or \
+                any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden):
+            raise ValueError(f"hidden must be a non-empty tuple of layer widths >= 1; got {self.hidden!r}")
+        if not isinstance(self.shuffle, bool) and self.shuffle != "batch":
+            raise ValueError(f"shuffle must be True, False or 'batch' (Keras' fit); got {self.shuffle!r}")
+
     def model_kwargs(self, objective: str = "full") -> dict:
         """Keyword arguments for :class:`cftkit.CounterfactualModel`."""
-        return dict(objective=objective, n_ce=self.n_ce, threshold=self.threshold, lambda_clf=self.lambda_clf,
+        from .training import resolve_objective  # TensorFlow only when a model is about to be built
+
+        return dict(objective=resolve_objective(objective), n_ce=self.n_ce, threshold=self.threshold, lambda_clf=self.lambda_clf,
                     lambda_div=self.lambda_div, lambda_reg=self.lambda_reg, lambda_adv=self.lambda_adv,
                     max_steps=self.max_steps, cost_weight=self.cost_weight, energy_weight=self.energy_weight,
                     adversarial_epsilon=self.adversarial_epsilon)

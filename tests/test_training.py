@@ -369,6 +369,25 @@ def test_evaluate_and_validation_report_only_what_they_measure(moons):
     assert res["loss"] == pytest.approx(np.mean(_np_ce(logits.astype(np.float64), moons.y_test)), rel=1e-5)
     assert h.history["val_accuracy"][-1] == pytest.approx(res["accuracy"], abs=1e-6)
 
+
+def test_presets_are_the_papers_table_and_reject_bad_values():
+    p = cftkit.presets.get("moons")
+    assert (p.threshold, p.lambda_reg, p.batch_size, p.n_ce, p.epochs) == (0.9, 0.25, 30, 1000, 100)
+    assert cftkit.presets.get("mnist").lambda_reg == 0.01 and cftkit.presets.get("adult").threshold == 0.75
+    assert p.replace(hidden=[16, 8]).hidden == (16, 8)  # lists are kept as (hashable) tuples
+    assert p.model_kwargs("CT")["objective"] == "full" and p.model_kwargs("bl")["objective"] == "vanilla"
+    for changes, match in [(dict(lambda_reg=-0.1), "lambda_reg must be a finite number >= 0"),
+                           (dict(threshold=1.0), r"threshold must be in the open interval \(0, 1\)"),
+                           (dict(batch_size=0), "batch_size must be an integer >= 1"),
+                           (dict(epochs=-1), "epochs must be an integer >= 1"),
+                           (dict(learning_rate=0.0), "learning_rate must be > 0"),
+                           (dict(hidden=(32, 0)), "hidden must be a non-empty tuple of layer widths"),
+                           (dict(shuffle="yes"), "shuffle must be True, False or 'batch'")]:
+        with pytest.raises(ValueError, match=match):
+            p.replace(**changes)
+    with pytest.raises(ValueError, match="unknown objective 'bogus'"):
+        p.model_kwargs("bogus")
+
 MIRRORED = textwrap.dedent("""
     import json, sys, numpy as np, tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
