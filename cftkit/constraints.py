@@ -150,6 +150,8 @@ class Constraints:
                     raise ValueError(f"unknown feature name {f!r}; known: {self.feature_names}")
                 out.append(self.feature_names.index(f))
             else:
+                if isinstance(f, bool) or not isinstance(f, numbers.Integral):
+                    raise TypeError(f"features must be feature indices (int) or names (str); got {f!r}")
                 j = int(f)
                 if not 0 <= j < self.n_features:
                     raise ValueError(f"feature index {j} out of range for {self.n_features} features")

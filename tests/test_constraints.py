@@ -147,6 +147,10 @@ def test_with_immutable_by_index_and_by_name():
     assert c.mutability == ("both", "both", "both")  # the original is untouched (a copy is returned)
     np.testing.assert_array_equal(by_name.lower, c.lower)
     np.testing.assert_array_equal(by_name.upper, c.upper)
+    assert c.with_immutable(np.array([0, 2])) == by_index  # numpy integers are indices too
+    for bad in ([0.5], [True]):  # not silently truncated to feature 0
+        with pytest.raises(TypeError, match=r"features must be feature indices \(int\) or names \(str\)"):
+            c.with_immutable(bad)
 
 
 def test_with_mutability_and_masks():
