@@ -36,6 +36,7 @@ def train_model(dataset, preset, objective: str, *, seed: int = 0, constraints=N
     ``constraints`` default to the dataset's domain with every feature mutable (the plausibility
     runs); pass ``dataset.with_immutable().constraints`` for the protected-feature (cost) runs.
     """
+    epochs = preset.epochs if epochs is None else check_int(epochs, "epochs", minimum=1)
     keras.utils.set_random_seed(seed)
     clf = build_classifier(dataset.n_features, dataset.n_classes, preset.hidden, seed=seed)
     if constraints is None:
@@ -46,7 +47,6 @@ def train_model(dataset, preset, objective: str, *, seed: int = 0, constraints=N
                   metrics=["accuracy"], jit_compile=jit_compile,
                   steps_per_execution=steps_per_execution or n_batches)
     t0 = time.perf_counter()
-    epochs = preset.epochs if epochs is None else check_int(epochs, "epochs", minimum=1)
     model.fit(dataset.x_train, dataset.y_train, batch_size=preset.batch_size, epochs=epochs,
               shuffle=preset.shuffle, verbose=verbose, callbacks=callbacks)
     return model, time.perf_counter() - t0
@@ -201,7 +201,6 @@ def reproduce(name: str, *, seeds=(0,), runs: int | None = None, individuals: in
         raise ValueError("seeds must name at least one training seed")
     data_seed = check_int(data_seed, "data_seed", minimum=0)
     ig_rounds = QUICK["ig_rounds"] if quick else defaults.IG_ROUNDS
-    seeds = list(seeds)
     t0 = time.perf_counter()
     bar = None
     if progress:

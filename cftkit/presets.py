@@ -64,8 +64,8 @@ class Preset:
         """Keyword arguments for :class:`cftkit.CounterfactualModel`."""
         from .training import resolve_objective  # TensorFlow only when a model is about to be built
 
-        return dict(objective=resolve_objective(objective), n_ce=self.n_ce, threshold=self.threshold, lambda_clf=self.lambda_clf,
-                    lambda_div=self.lambda_div, lambda_reg=self.lambda_reg, lambda_adv=self.lambda_adv,
+        return dict(objective=resolve_objective(objective), n_ce=self.n_ce, threshold=self.threshold,
+                    lambda_clf=self.lambda_clf, lambda_div=self.lambda_div, lambda_reg=self.lambda_reg, lambda_adv=self.lambda_adv,
                     max_steps=self.max_steps, cost_weight=self.cost_weight, energy_weight=self.energy_weight,
                     adversarial_epsilon=self.adversarial_epsilon)
 

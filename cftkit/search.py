@@ -200,7 +200,9 @@ def _compiled(model, generator, n_features, n_classes, return_path, jit_compile,
 
 
 def _static_classes(model, n_features: int):
-    """K from a built Keras model's declared (N, D) → (N, K) signature, or ``None`` to find out by calling."""
+    """K from a built Keras model's declared (N, D) → (N, K) signature, or ``None`` to find out by calling.
+
+    A declared input width other than ``n_features`` is an error here (clearer than the layer's own)."""
     try:
         inputs, outputs = model.inputs, model.outputs
     except (AttributeError, ValueError):
@@ -208,7 +210,9 @@ def _static_classes(model, n_features: int):
     if not inputs or not outputs or len(inputs) != 1 or len(outputs) != 1:
         return None
     in_shape, out_shape = tuple(inputs[0].shape), tuple(outputs[0].shape)
-    if len(in_shape) != 2 or in_shape[1] != n_features or len(out_shape) != 2 or out_shape[1] is None:
+    if len(in_shape) == 2 and in_shape[1] is not None and int(in_shape[1]) != n_features:
+        raise ValueError(f"model takes inputs with {int(in_shape[1])} features, but the factuals have {n_features}")
+    if len(in_shape) != 2 or len(out_shape) != 2 or out_shape[1] is None:
         return None  # let the call below produce the error message
     return int(out_shape[1]) if out_shape[1] >= 2 else None
 
@@ -260,14 +264,6 @@ def check_classifier(model, factuals: np.ndarray) -> int:
     if not callable(model):
         raise TypeError(f"model must be a keras.Model returning logits; got {type(model).__name__}")
     check_logits(model)
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):
-        inputs = None
-    if inputs and len(inputs) == 1 and len(inputs[0].shape) == 2 and inputs[0].shape[1] is not None \
-            and int(inputs[0].shape[1]) != factuals.shape[1]:
-        raise ValueError(f"model takes inputs with {int(inputs[0].shape[1])} features, but the factuals have "
-                         f"{factuals.shape[1]}")
     static = _static_classes(model, factuals.shape[1])
     if static is not None:  # a built functional/sequential model: its shapes say it, no eager call needed
         return static

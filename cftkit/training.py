@@ -72,7 +72,7 @@ def _class_indices(y, n_classes: int):
 
     Soft labels (rows that are not one-hot) and one-hot with the wrong K are errors, not argmax-ed.
     """
-    arr = np.asarray(y.numpy() if hasattr(y, "numpy") and not isinstance(y, np.ndarray) else y)
+    arr = np.asarray(y)  # arrays, lists, pandas and eager tensors alike
     if arr.ndim == 2 and arr.shape[1] == 1:
         return arr.reshape(-1)
     if arr.ndim == 2:

@@ -236,12 +236,17 @@ def _max_steps_slider(max_steps, **common):
     return widgets.IntSlider(value=max_steps, min=0, max=max(200, max_steps), description="T (max steps)", **common)
 
 
+def _check_step_weights(learning_rate, cost_weight, energy_weight) -> tuple:
+    """η, λ_cost and λ_egy checked as :func:`cftkit.search` checks them."""
+    return tuple(check_non_negative(v, name) for v, name in ((learning_rate, "learning_rate"),
+                                                             (cost_weight, "cost_weight"),
+                                                             (energy_weight, "energy_weight")))
+
+
 def _search_sliders(max_steps, threshold, learning_rate, cost_weight, energy_weight):
     """The search controls, validated like :func:`cftkit.search`'s arguments; each range contains its value."""
     common = dict(continuous_update=False, style=_STYLE, layout=_WIDE)
-    learning_rate = check_non_negative(learning_rate, "learning_rate")
-    cost_weight = check_non_negative(cost_weight, "cost_weight")
-    energy_weight = check_non_negative(energy_weight, "energy_weight")
+    learning_rate, cost_weight, energy_weight = _check_step_weights(learning_rate, cost_weight, energy_weight)
     return dict(
         learning_rate=widgets.FloatSlider(value=learning_rate, min=min(0.01, learning_rate),
                                           max=max(1.0, learning_rate), step=0.01, description="η (step size)",
@@ -461,8 +466,8 @@ class SideBySide(_View):
         _check_2d(self.x, "SideBySide")
         self.constraints = default_c if constraints is None else constraints
         self.xlim, self.ylim = view_limits(self.constraints, self.x)
-        first = next(iter(self.models.values()))
-        self.n_classes = _n_classes(first, self.x)
+        classes = [_n_classes(m, self.x) for m in self.models.values()]  # every panel's model is checked
+        self.n_classes = classes[0]
         self.fixed_generators = None if generators is None else tuple(generators)
         self.panels = self._make_panels()
         self.resolution, self.max_points, self.panel_size = int(resolution), max_points, panel_size
@@ -470,8 +475,6 @@ class SideBySide(_View):
         self.current_results: dict = {}
 
         index, target = _check_index(index, len(self.x)), _check_target(target, self.n_classes)
-        for model in self.models.values():  # every panel's model, not only the first
-            _n_classes(model, self.x)
         self.index = widgets.IntSlider(value=index, min=0, max=len(self.x) - 1,
                                        description="index", continuous_update=False, style=_STYLE, layout=_WIDE)
         self.target = widgets.Dropdown(options=_target_options(self.n_classes, class_names), value=int(target),
@@ -571,9 +574,7 @@ class ActionabilityExplorer(_View):
 
         lo, hi = np.asarray(base.lower, np.float64), np.asarray(base.upper, np.float64)
         index, target = _check_index(index, len(self.x)), _check_target(target, self.n_classes)
-        for name, value in (("learning_rate", learning_rate), ("cost_weight", cost_weight),
-                            ("energy_weight", energy_weight)):
-            check_non_negative(value, name)
+        _check_step_weights(learning_rate, cost_weight, energy_weight)
         self.mutability = [widgets.Dropdown(options=list(MUTABILITIES), value=base.mutability[j],
                                             description=f"{self.feature_names[j]} may", style=_STYLE)
                            for j in range(2)]
