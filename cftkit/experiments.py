@@ -63,7 +63,11 @@ def _paper(preset, metric):
     if row is None:
         return None
     red, sd, sig = row[PAPER_METRIC[metric]]
-    return {"reduction_pct": red, "reduction_sd": sd, "significant": sig}
+    out = {"reduction_pct": red, "reduction_sd": sd, "significant": sig}
+    levels = _presets.PAPER_V3_LEVELS.get(preset.paper_key)
+    if levels is not None and metric != "ip_star_0.5":  # the paper's IP* levels are at the harness' ℓ = 5
+        out["ct_mean"], out["bl_mean"] = levels[PAPER_METRIC[metric]]
+    return out
 
 
 def run_seed(name: str, *, seed: int = 0, data_seed: int = 0, runs: int = defaults.N_RUNS,
@@ -116,6 +120,9 @@ def run_seed(name: str, *, seed: int = 0, data_seed: int = 0, runs: int = defaul
                        "ct_protected": _metrics.accuracy(ct_p, ds.x_test, ds.y_test)}
     out["validity"] = {"bl": plaus.validity["BL"], "ct": plaus.validity["CT"],
                        "bl_constrained": costr.validity["BL"], "ct_constrained": costr.validity["CT"]}
+    # Mean test-time search steps (plausibility runs): how far each model's counterfactuals had to walk.
+    out["search_steps"] = {m.lower(): float(np.mean(plaus.records["steps"][plaus.records["model"] == m]))
+                           for m in ("BL", "CT")}
     # The last epoch's training metrics (loss terms, maturity, search steps): the CT diagnostics.
     out["final_epoch"] = {m: {k: float(v[-1]) for k, v in model.history.history.items()}
                           for m, model in (("bl", bl), ("ct", ct), ("ct_protected", ct_p))}
@@ -244,6 +251,8 @@ def markdown_table(result: dict, *, wall_time: bool = True) -> str:
         c = result[key]
         p = c["paper_v3"]
         paper = "—" if p is None else f"{p['reduction_pct']:.2f}±{p['reduction_sd']:.2f}{'*' if p['significant'] else ''}"
+        if p is not None and "bl_mean" in p:
+            paper += f" (BL {p['bl_mean']:.4g}, CT {p['ct_mean']:.4g})"
         up = c["significant_increases"]
         sig = f"{c['significant_reductions']}/{n}" + (f", {up}↑" if up else "")
         lines.append(f"| {key} | {c['bl_mean']:.4g} | {c['ct_mean']:.4g} | {c['reduction_pct']:.2f} "
@@ -268,16 +277,20 @@ def markdown_table(result: dict, *, wall_time: bool = True) -> str:
 
 
 def _per_seed_table(result: dict) -> str:
-    """One row per training seed: each reduction (``*`` = significant) and BL / CT validity."""
-    head = "| seed | " + " | ".join(f"{k} −%" for k in TABLE_METRICS) + " | validity BL / CT |"
+    """One row per training seed: each reduction (``*`` = significant), BL / CT IP levels, validity and
+    mean test-time search steps (plausibility runs)."""
+    head = ("| seed | " + " | ".join(f"{k} −%" for k in TABLE_METRICS) +
+            " | IP BL / CT | validity BL / CT | test-time steps BL / CT |")
     lines = ["Per seed (reduction %, * = significant at 99 %):", "", head,
-             "|---|" + "---|" * (len(TABLE_METRICS) + 1)]
+             "|---|" + "---|" * (len(TABLE_METRICS) + 3)]
     for s in result["seeds"]:
         cells = [f"{s[k]['reduction_pct']:.1f}{'*' if s[k]['significant'] else ''}" for k in TABLE_METRICS]
-        lines.append(f"| {s['seed']} | " + " | ".join(cells) +
-                     f" | {s['validity']['bl']:.2f} / {s['validity']['ct']:.2f} |")
+        steps = s.get("search_steps")
+        steps = f"{steps['bl']:.1f} / {steps['ct']:.1f}" if steps else "—"
+        lines.append(f"| {s['seed']} | " + " | ".join(cells) + f" | {s['ip']['bl_mean']:.3g} / {s['ip']['ct_mean']:.3g}"
+                     f" | {s['validity']['bl']:.2f} / {s['validity']['ct']:.2f} | {steps} |")
     med = [f"{result[k]['median']:.1f}" for k in TABLE_METRICS]
-    lines.append("| median | " + " | ".join(med) + " | |")
+    lines.append("| median | " + " | ".join(med) + " | | | |")
     return "\n".join(lines)
 
 

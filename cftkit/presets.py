@@ -103,6 +103,19 @@ PAPER_V3 = {
     "GMSC": {"ip": (10.65, 2.28, True), "ip_star": (24.75, 4.84, True), "cost": (66.01, 1.41, True)},
     "MNIST": {"ip": (6.36, 1.7, True), "ip_star": (-70.31, 217.6, False), "cost": (-35.11, 6.96, True)},
 }
+#: The paper's absolute levels, CT and BL means (V3 appendix "CI" table, §6.2): IP, IP* (reported with the
+#: harness' ℓ = 5) and the protected-feature cost.  A sanity check on the scale of our numbers.
+PAPER_V3_LEVELS = {
+    "LS": {"ip": (2.51, 3.40), "ip_star": (.11, .23), "cost": (3.75, 4.48)},
+    "Circ": {"ip": (0.97, 2.36), "ip_star": (0.0, 0.0), "cost": (0.7, 1.22)},
+    "Moon": {"ip": (1.37, 1.71), "ip_star": (.02, .02), "cost": (1.52, 1.6)},
+    "OL": {"ip": (4.52, 4.44), "ip_star": (.12, .09), "cost": (1.55, 2.62)},
+    "Adult": {"ip": (15.13, 15.16), "ip_star": (.07, .11), "cost": (2.19, 2.28)},
+    "CH": {"ip": (6.72, 7.52), "ip_star": (.02, .06), "cost": (1.37, 2.46)},
+    "Cred": {"ip": (19.79, 22.02), "ip_star": (.03, .06), "cost": (2.7, 2.29)},
+    "GMSC": {"ip": (7.24, 8.10), "ip_star": (.05, .07), "cost": (1.03, 3.04)},
+    "MNIST": {"ip": (261.05, 278.84), "ip_star": (.02, .02), "cost": (72.08, 53.42)},
+}
 #: Validity (CT unconstrained, BL unconstrained, CT constrained, BL constrained), §6.2.
 PAPER_VALIDITY = {
     "LS": (1.0, 1.0, 1.0, 1.0), "Circ": (1.0, .51, .71, .48), "Moon": (1.0, 1.0, 1.0, .98),

@@ -28,7 +28,9 @@ def test_reproduce_quick_writes_results(tmp_path, capsys):
     for group in ("accuracy", "validity"):
         assert 0 <= res[group]["bl"] <= 1 and 0 <= res[group]["ct"] <= 1
     md = (out / "results.md").read_text()
-    assert "58.88±0.37*" in md and "ip_star_5.0" in md
+    assert "58.88±0.37* (BL 2.36, CT 0.97)" in md and "ip_star_5.0" in md  # the paper's levels beside its reduction
+    assert res["ip_star_0.5"]["paper_v3"].keys() == {"reduction_pct", "reduction_sd", "significant"}  # no ℓ = 0.5 levels
+    assert res["cost"]["paper_v3"]["bl_mean"] == 1.22 and res["ip_star_5.0"]["paper_v3"]["ct_mean"] == 0.0
     for key in ("ip", "ip_star_0.5", "ip_star_5.0", "cost"):
         line = next(ln for ln in md.splitlines() if ln.startswith(f"| {key} |"))
         cell = line.split("|")[5].strip()
@@ -44,6 +46,8 @@ def test_reproduce_quick_writes_results(tmp_path, capsys):
     assert ct_log["loss"] == pytest.approx(total, rel=1e-4)  # the epoch means of the CT objective's terms
     bl_log = seed0["final_epoch"]["bl"]
     assert bl_log["ct_reg"] == bl_log["ct_div"] == bl_log["ct_search_steps"] == 0  # BL runs no search
+    assert set(seed0["search_steps"]) == {"bl", "ct"}
+    assert all(0 <= v <= proto["test_max_steps"] for v in seed0["search_steps"].values())
     assert set(seed0["acc_star"]) == {"fgsm", "pgd"} and 0 <= seed0["acc_star"]["fgsm"]["ct"] <= 1
     assert "| ip |" in capsys.readouterr().out
 
@@ -122,6 +126,7 @@ def test_aggregate_counts_significant_reductions_separately():
                 "validity": {"bl": 0.5 + i / 10, "ct": 1.0, "bl_constrained": 0.5, "ct_constrained": 0.7}}
 
     per_seed = [seed(0, -30.0, True), seed(1, 20.0, True), seed(2, 5.0, False)]
+    per_seed[1]["search_steps"] = {"bl": 9.44, "ct": 1.25}
     agg = experiments.aggregate(per_seed)
     ip = agg["ip"]
     assert ip["significant_seeds"] == 2 and ip["significant_reductions"] == 1 and ip["significant_increases"] == 1
@@ -135,10 +140,10 @@ def test_aggregate_counts_significant_reductions_separately():
                                      "wall_time_s": 1.0, **agg})
     rows = [ln for ln in md.splitlines() if ln.startswith("| 0 |") or ln.startswith("| 1 |")
             or ln.startswith("| 2 |") or ln.startswith("| median |")]
-    assert rows == ["| 0 | -30.0* | -30.0* | -30.0* | -30.0* | 0.50 / 1.00 |",
-                    "| 1 | 20.0* | 20.0* | 20.0* | 20.0* | 0.60 / 1.00 |",
-                    "| 2 | 5.0 | 5.0 | 5.0 | 5.0 | 0.70 / 1.00 |",
-                    "| median | 5.0 | 5.0 | 5.0 | 5.0 | |"]
+    assert rows == ["| 0 | -30.0* | -30.0* | -30.0* | -30.0* | 1 / 1.3 | 0.50 / 1.00 | — |",
+                    "| 1 | 20.0* | 20.0* | 20.0* | 20.0* | 1 / 0.8 | 0.60 / 1.00 | 9.4 / 1.2 |",
+                    "| 2 | 5.0 | 5.0 | 5.0 | 5.0 | 1 / 0.95 | 0.70 / 1.00 | — |",
+                    "| median | 5.0 | 5.0 | 5.0 | 5.0 | | | |"]
     assert "1/3, 1↑" in md
     one = experiments.markdown_table({"dataset": "circles", "seeds": per_seed[:1], "protocol": {"runs": 100},
                                       "wall_time_s": 1.0, **experiments.aggregate(per_seed[:1])})

@@ -852,7 +852,8 @@ def nb08():
 
         `markdown_table` renders one dataset's rows: the BL and CT means, the reduction (mean over
         training seeds, with the min and max over seeds and the run sd), in how many seeds it was
-        significant, and the paper's V3 value. Its last line reports the wall time, which we drop so that
+        significant, and the paper's V3 value with, in brackets, the paper's own BL and CT levels
+        (its appendix table of means; for IP\* at ℓ = 5). Its last line reports the wall time, which we drop so that
         the notebook's output does not change from run to run.
         """),
         code("""
