@@ -4,6 +4,7 @@ Examples::
 
     cftkit reproduce --dataset moons --quick --out results/moons
     cftkit reproduce --dataset all-synthetic --seeds 3 --out results/synthetic
+    cftkit reproduce --dataset linearly_separable --seeds 10 --set schedule=epoch --no-robustness
 """
 
 from __future__ import annotations
@@ -43,10 +44,23 @@ def _int_at_least(minimum: int):
     return parse
 
 
+def _override(text: str) -> tuple:
+    """argparse type for ``--set KEY=VALUE`` (a bad key or value is a usage error naming it)."""
+    from . import presets
+
+    try:
+        key, value = presets.parse_override(text)
+        presets.get("moons").replace(**{key: value})  # the value is checked as the preset checks it
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return key, value
+
+
 def _reproduce(args) -> int:
     from . import experiments
 
     names = _datasets(args.dataset)
+    overrides = dict(args.set or [])
     seeds = [args.seed + i for i in range(args.seeds)]
     results = []
     for name in names:
@@ -54,7 +68,7 @@ def _reproduce(args) -> int:
         res = experiments.reproduce(name, seeds=seeds, runs=args.runs, individuals=args.individuals,
                                     epochs=args.epochs, quick=args.quick, data_seed=args.data_seed, out=out,
                                     progress=not args.no_progress, jit_compile=not args.no_jit,
-                                    robustness=not args.no_robustness)
+                                    robustness=not args.no_robustness, overrides=overrides)
         results.append(res)
         print(experiments.markdown_table(res), flush=True)
         print(flush=True)
@@ -88,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--no-progress", action="store_true", help="no progress bar")
     rep.add_argument("--no-jit", action="store_true", help="graph mode instead of XLA")
     rep.add_argument("--no-robustness", action="store_true", help="skip FGSM/PGD and integrated gradients")
+    rep.add_argument("--set", type=_override, action="append", metavar="KEY=VALUE",
+                     help="change a preset setting, e.g. --set schedule=epoch --set lambda_reg=0.25 "
+                          "(repeatable; the settings are listed in cftkit.presets.OVERRIDABLE)")
     rep.set_defaults(func=_reproduce)
     bench = sub.add_parser("bench", help="speed benchmarks (P1–P4), printed as a table and written as JSON")
     bench.add_argument("--quick", action="store_true", help="a smoke-test sized run")

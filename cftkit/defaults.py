@@ -20,6 +20,7 @@ PAPER_TEXT_N_STD = 3.0
 
 # --- training (ct_method §1.1, §3.1) --------------------------------------------------------
 TRAIN_MAX_STEPS = 30
+SCHEDULES = ("step", "epoch")  # CEs on the fly per train_step (Algorithm 1) / once per epoch (reference code)
 TRAIN_COST_WEIGHT = 0.001
 TRAIN_ENERGY_WEIGHT = 5.0
 LAMBDA_CLF = 1.0

@@ -36,6 +36,7 @@ class Preset:
     energy_weight: float = defaults.TRAIN_ENERGY_WEIGHT
     adversarial_epsilon: float = defaults.NASCENT_EPSILON
     shuffle: bool = False  # Flux DataLoader default in the reference: fixed batch order
+    schedule: str = "step"  # "epoch": the reference code's once-per-epoch buffer (ct_method, choices table)
     # evaluation (§5.1)
     eval_individuals: int = 250
     eval_runs: int = defaults.N_RUNS
@@ -59,6 +60,8 @@ class Preset:
             raise ValueError(f"hidden must be a non-empty tuple of layer widths >= 1; got {self.hidden!r}")
         if not isinstance(self.shuffle, bool) and self.shuffle != "batch":
             raise ValueError(f"shuffle must be True, False or 'batch' (Keras' fit); got {self.shuffle!r}")
+        if self.schedule not in defaults.SCHEDULES:
+            raise ValueError(f"schedule must be one of {defaults.SCHEDULES}; got {self.schedule!r}")
 
     def model_kwargs(self, objective: str = "full") -> dict:
         """Keyword arguments for :class:`cftkit.CounterfactualModel`."""
@@ -67,10 +70,59 @@ class Preset:
         return dict(objective=resolve_objective(objective), n_ce=self.n_ce, threshold=self.threshold,
                     lambda_clf=self.lambda_clf, lambda_div=self.lambda_div, lambda_reg=self.lambda_reg, lambda_adv=self.lambda_adv,
                     max_steps=self.max_steps, cost_weight=self.cost_weight, energy_weight=self.energy_weight,
-                    adversarial_epsilon=self.adversarial_epsilon)
+                    adversarial_epsilon=self.adversarial_epsilon, schedule=self.schedule)
 
     def replace(self, **changes) -> "Preset":
+        """A copy with some settings changed (checked like the original); unknown names are an error.
+
+        Example:
+            >>> import cftkit
+            >>> cftkit.presets.get("linearly_separable").replace(lambda_reg=0.25, schedule="epoch").lambda_reg
+            0.25
+        """
+        unknown = sorted(set(changes) - set(OVERRIDABLE))
+        if unknown:
+            raise ValueError(f"unknown preset setting(s) {unknown}; settings that can be changed: {list(OVERRIDABLE)}")
         return dataclasses.replace(self, **changes)
+
+
+#: Settings that :meth:`Preset.replace` and ``cftkit reproduce --set`` may change (not the dataset or its
+#: row in the paper's tables).
+OVERRIDABLE = tuple(f.name for f in dataclasses.fields(Preset) if f.name not in ("dataset", "paper_key"))
+
+
+def parse_override(text: str) -> tuple:
+    """``"KEY=VALUE"`` → ``(key, value)`` with the value converted to the setting's type.
+
+    Example:
+        >>> parse_override("lambda_reg=0.25"), parse_override("hidden=64,32"), parse_override("shuffle=false")
+        (('lambda_reg', 0.25), ('hidden', (64, 32)), ('shuffle', False))
+    """
+    if not isinstance(text, str) or "=" not in text:
+        raise ValueError(f"a preset override must look like KEY=VALUE (e.g. lambda_reg=0.25); got {text!r}")
+    key, raw = (t.strip() for t in text.split("=", 1))
+    if key not in OVERRIDABLE:
+        raise ValueError(f"unknown preset setting {key!r}; settings that can be changed: {list(OVERRIDABLE)}")
+    kind = type(getattr(PRESETS["moons"], key))
+    try:
+        if kind is bool or key == "shuffle":
+            low = raw.lower()
+            if low not in ("true", "false", "batch"):
+                raise ValueError
+            value = {"true": True, "false": False, "batch": "batch"}[low]
+        elif kind is tuple:
+            value = tuple(int(v) for v in raw.split(","))
+        elif kind is int:
+            value = int(raw)
+        elif kind is float:
+            value = float(raw)
+        else:
+            value = raw
+    except ValueError:
+        expected = {bool: "true, false or batch", tuple: "comma-separated integers", int: "an integer",
+                    float: "a number"}.get(kind, "a string")
+        raise ValueError(f"preset setting {key!r} expects {expected}; got {raw!r}") from None
+    return key, value
 
 
 _SYN = dict(batch_size=30, n_ce=1000, eval_individuals=250)

@@ -40,7 +40,7 @@ OBJECTIVES = {
     "full": {"div": True, "reg": True, "adv": True},  # CT
 }
 OBJECTIVE_ALIASES = {"bl": "vanilla", "baseline": "vanilla", "cd": "energy", "ar": "adversarial", "ct": "full"}
-SCHEDULES = ("step", "epoch")
+SCHEDULES = defaults.SCHEDULES
 
 _HYPERPARAMETERS = {
     # name: (default, dtype, validator)

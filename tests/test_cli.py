@@ -148,3 +148,61 @@ def test_aggregate_counts_significant_reductions_separately():
     one = experiments.markdown_table({"dataset": "circles", "seeds": per_seed[:1], "protocol": {"runs": 100},
                                       "wall_time_s": 1.0, **experiments.aggregate(per_seed[:1])})
     assert "| median |" not in one and "Per seed" not in one
+
+
+def test_reproduce_set_changes_the_preset_and_is_recorded(tmp_path):
+    # the reference code's schedule and another λ_reg through the command line
+    out = tmp_path / "ls"
+    rc = cli.main(["reproduce", "--dataset", "linearly_separable", "--quick", "--runs", "2", "--epochs", "1",
+                   "--individuals", "5", "--no-robustness", "--no-progress", "--out", str(out),
+                   "--set", "schedule=epoch", "--set", "lambda_reg=0.3"])
+    assert rc == 0
+    res = json.loads((out / "results.json").read_text())
+    proto = res["protocol"]
+    assert proto["overrides"] == {"schedule": "epoch", "lambda_reg": 0.3}
+    assert proto["schedule"] == "epoch" and proto["lambda_reg"] == 0.3 and proto["threshold"] == 0.5
+    ct_log = res["seeds"][0]["final_epoch"]["ct"]
+    total = sum(proto[f"lambda_{t}"] * ct_log[f"ct_{t}"] for t in ("clf", "div", "reg", "adv"))
+    assert ct_log["loss"] == pytest.approx(total, rel=1e-4)  # the model trained with λ_reg = 0.3
+    md = (out / "results.md").read_text()
+    assert "Preset changed: schedule = 'epoch', lambda_reg = 0.3" in md and "26.26±0.67*" in md
+
+
+def test_reproduce_overrides_the_model_it_trains():
+    from cftkit import experiments, presets, datasets
+
+    p = presets.get("linearly_separable").replace(schedule="epoch", lambda_reg=0.3, epochs=1)
+    model, _ = experiments.train_model(datasets.load("linearly_separable"), p, "full")
+    cfg = model.get_config()
+    assert cfg["schedule"] == "epoch" and cfg["lambda_reg"] == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("value, message", [("bogus=1", "unknown preset setting 'bogus'"),
+                                            ("lambda_reg=-1", "lambda_reg"),
+                                            ("lambda_reg=x", "expects a number"),
+                                            ("schedule=daily", "schedule must be one of"),
+                                            ("dataset=moons", "unknown preset setting 'dataset'"),
+                                            ("lambda_reg", "KEY=VALUE")])
+def test_reproduce_set_rejects_bad_settings_as_usage_errors(value, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["reproduce", "--dataset", "moons", "--quick", "--set", value])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_reproduce_overrides_argument_is_checked():
+    from cftkit import experiments
+
+    with pytest.raises(ValueError, match="unknown preset setting"):
+        experiments.reproduce("moons", overrides={"lamda_reg": 0.3}, progress=False)
+    with pytest.raises(TypeError, match="overrides must be a dict"):
+        experiments.reproduce("moons", overrides=[("lambda_reg", 0.3)], progress=False)
+
+
+def test_run_seed_rejects_another_datasets_preset():
+    from cftkit import experiments, presets
+
+    with pytest.raises(ValueError, match="preset is the 'moons' preset, but the dataset is 'circles'"):
+        experiments.run_seed("circles", preset=presets.get("moons"))
+    with pytest.raises(TypeError, match="preset must be a cftkit.presets.Preset"):
+        experiments.run_seed("circles", preset={"lambda_reg": 0.3})
