@@ -49,11 +49,9 @@ def _override(text: str) -> tuple:
     from . import presets
 
     try:
-        key, value = presets.parse_override(text)
-        presets.get("moons").replace(**{key: value})  # the value is checked as the preset checks it
+        return presets.parse_override(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-    return key, value
 
 
 def _reproduce(args) -> int:

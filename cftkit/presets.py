@@ -92,7 +92,8 @@ OVERRIDABLE = tuple(f.name for f in dataclasses.fields(Preset) if f.name not in 
 
 
 def parse_override(text: str) -> tuple:
-    """``"KEY=VALUE"`` → ``(key, value)`` with the value converted to the setting's type.
+    """``"KEY=VALUE"`` → ``(key, value)`` with the value converted to the setting's type and checked as
+    :class:`Preset` checks it.
 
     Example:
         >>> parse_override("lambda_reg=0.25"), parse_override("hidden=64,32"), parse_override("shuffle=false")
@@ -105,7 +106,7 @@ def parse_override(text: str) -> tuple:
         raise ValueError(f"unknown preset setting {key!r}; settings that can be changed: {list(OVERRIDABLE)}")
     kind = type(getattr(PRESETS["moons"], key))
     try:
-        if kind is bool or key == "shuffle":
+        if kind is bool:  # shuffle, which Keras also accepts as "batch"
             low = raw.lower()
             if low not in ("true", "false", "batch"):
                 raise ValueError
@@ -122,6 +123,7 @@ def parse_override(text: str) -> tuple:
         expected = {bool: "true, false or batch", tuple: "comma-separated integers", int: "an integer",
                     float: "a number"}.get(kind, "a string")
         raise ValueError(f"preset setting {key!r} expects {expected}; got {raw!r}") from None
+    PRESETS["moons"].replace(**{key: value})  # range checks (λ >= 0, τ in (0, 1), ...) raise here
     return key, value
 
 

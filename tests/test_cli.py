@@ -206,3 +206,14 @@ def test_run_seed_rejects_another_datasets_preset():
         experiments.run_seed("circles", preset=presets.get("moons"))
     with pytest.raises(TypeError, match="preset must be a cftkit.presets.Preset"):
         experiments.run_seed("circles", preset={"lambda_reg": 0.3})
+
+
+def test_parse_override_converts_and_checks_values():
+    from cftkit import presets
+
+    assert presets.parse_override(" threshold = 0.75 ") == ("threshold", 0.75)
+    assert presets.parse_override("shuffle=batch") == ("shuffle", "batch")
+    with pytest.raises(ValueError, match="threshold"):
+        presets.parse_override("threshold=1.5")  # range-checked as the preset checks it
+    with pytest.raises(ValueError, match="comma-separated integers"):
+        presets.parse_override("hidden=32,x")
