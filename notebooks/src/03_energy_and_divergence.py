@@ -1,0 +1,213 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,src//py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · Energy, contrastive divergence and the ridge
+#
+# CT borrows from energy-based models. For a target class y⁺ the **energy** of a point is its negative
+# target logit, E(x, y⁺) = −f(x)[y⁺]: low energy means "typical of y⁺" for the model. For a batch of
+# counterfactuals x′ᵢ and real target-class samples x⁺ᵢ, CT adds
+#
+# - **div** = mean[E(x⁺ᵢ) − E(x′ᵢ)] (contrastive divergence): lower the energy of real samples, raise
+#   that of counterfactuals, until the model no longer tells them apart;
+# - **ridge** = mean[E(x⁺ᵢ)² + E(x′ᵢ)²]: keep energies (logits) small, because div alone is unbounded.
+#
+# **Learning goals**
+# - draw a classifier's energy landscape and compare BL with CT;
+# - compute div and ridge with `cftkit` from a batch of counterfactual tuples;
+# - see what happens without the ridge (λ_reg = 0);
+# - know what a **mature** counterfactual is and what CT does with the others.
+
+# %%
+import os
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow reads both variables when it is imported,
+_ = os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # so they come before anything imports it
+
+# %%
+import logging
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+
+import cftkit
+from cftkit import evaluation as ev, plots, widgets
+
+cftkit.seed_everything(0, threads=2)  # Python, NumPy, TF and Keras seeds; 2 threads give the same numbers everywhere
+logging.getLogger("tensorflow").setLevel(logging.ERROR)  # no "tf.function retracing" notes: cftkit traces one
+                                                         # search graph per model and setting, on purpose
+
+# %%
+ds = cftkit.datasets.load("circles")
+preset = cftkit.presets.get("circles").replace(n_ce=200)
+x_train, y_train = ds.x_train[:600], ds.y_train[:600]
+
+# %%
+ADAM_LR = 10 * preset.learning_rate  # 10x the paper's Adam step: seconds of training instead of minutes
+
+
+def train(objective, epochs=30, **changes):
+    """The paper's MLP (one hidden layer of 32 ReLUs), trained with `objective` on (x_train, y_train)."""
+    model = cftkit.CounterfactualModel(cftkit.build_classifier(2, 2, seed=0), constraints=ds.constraints,
+                                       **preset.replace(**changes).model_kwargs(objective))
+    model.compile(optimizer=keras.optimizers.Adam(ADAM_LR, epsilon=preset.adam_epsilon), metrics=["accuracy"],
+                  steps_per_execution=20)
+    return model, model.fit(x_train, y_train, batch_size=preset.batch_size, epochs=epochs, shuffle=False, verbose=0)
+
+
+# %%
+bl, bl_history = train("vanilla")
+ct, ct_history = train("full")  # λ_reg = 0.5, the paper's value for circles
+models = {"BL": bl, "CT": ct}
+print({name: f"{ev.accuracy(m, ds.x_test, ds.y_test):.3f}" for name, m in models.items()})
+
+# %% [markdown]
+# ## 1. The energy landscape
+#
+# `plots.energy_landscape` draws E(x, y⁺ = 1) over the plane (a little beyond the data): where does
+# each model find class 1, the ring, "typical"? Both networks are piecewise linear, so their energy
+# keeps falling away from the data. But look at the colour bars: BL's energy drops to about −30 in
+# the corners, where no data lives, while CT's stays within a few units of zero, close to its value
+# on the ring itself.
+
+# %%
+xlim, ylim = plots.data_limits(ds.x_test, padding=1.0)
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+for ax, (name, m) in zip(axes, models.items()):
+    plots.energy_landscape(m, 1, xlim, ylim, ax=ax)
+    ax.scatter(*ds.x_test[ds.y_test == 1][::3].T, s=5, color="w", alpha=0.7)
+    ax.set_title(f"{name}: E(x, y⁺ = 1) (white: class-1 data)")
+plt.show()
+
+# %% [markdown]
+# ## 2. div and ridge, computed by the package
+#
+# `CounterfactualModel.generate_counterfactuals` builds the tuples of one training step exactly as
+# `train_step` does: a target y⁺ ≠ prediction, a search (ECCCo, T = 30, τ = preset), one real sample
+# x⁺ of class y⁺, and the nascent point x_AE (lesson 04). Then `compute_ct_loss` returns the batch
+# loss and its terms. The random numbers `u` pick targets and x⁺ (here the same for both models).
+
+# %%
+n = 100
+xb, yb = x_train[:n], y_train[:n]
+u = np.random.default_rng(0).uniform(size=(2, n)).astype("float32")
+tuples, terms = {}, {}
+for name, m in models.items():
+    tuples[name] = m.generate_counterfactuals(xb, yb, u[0], u[1])
+    batch = dict(tuples[name], weight=np.ones(n, "float32"))
+    _, t, _ = m.compute_ct_loss(xb, yb, batch, float(n), training=False)
+    terms[name] = {k: float(v) for k, v in t.items()}
+    print(f"{name}: " + ", ".join(f"{k} {v:.3f}" for k, v in terms[name].items()))
+
+# %% [markdown]
+# What do the numbers mean? Training **minimises** div = mean[E(x⁺) − E(x′)], so the model learns to
+# give real target samples a lower energy (higher target logit) than its own counterfactuals; the
+# search, which walks downhill in energy, is then pushed on towards real data. Alone, div could be
+# won by inflating all logits; the ridge (mean squared energy) forbids that.
+# `cftkit.training.contrastive_divergence_and_ridge` computes both from the two energy vectors:
+#
+# - BL's energies spread over many units (ridge ≈ 38). Only 10 % of its searches matured; the
+#   others have x′ = x⁺ (section 4), so most of its two histograms coincide.
+# - CT's energies all lie within about one unit of zero, the counterfactuals slightly above the
+#   real samples (div < 0).
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
+for ax, (name, m) in zip(axes, models.items()):
+    tup = tuples[name]
+    onehot = keras.ops.one_hot(tup["target"], 2)
+    e_plus, e_cf = (cftkit.generators.energy(m(tup[key]), onehot) for key in ("x_plus", "x_cf"))
+    div, ridge = cftkit.training.contrastive_divergence_and_ridge(e_plus, e_cf, 1.0, float(n))
+    ax.hist(np.asarray(e_plus), bins=20, alpha=0.6, label="E(x⁺): real target samples")
+    ax.hist(np.asarray(e_cf), bins=20, alpha=0.6, label="E(x′): counterfactuals")
+    ax.set(title=f"{name}: div {float(div):.3f}, ridge {float(ridge):.3f}", xlabel="energy E(x, y⁺)")
+    ax.legend(fontsize="small")
+plt.show()
+
+# %% [markdown]
+# ## 3. Without the ridge, energies explode
+#
+# div can always be lowered further by making real-sample logits larger and counterfactual logits
+# smaller, without limit. Train CT again with **λ_reg = 0** and compare. The `History` records
+# `ct_reg`, the mean squared energy, even when its weight is 0.
+
+# %%
+no_ridge, no_ridge_history = train("full", lambda_reg=0.0)
+histories = {"λ_reg = 0.5": ct_history, "λ_reg = 0": no_ridge_history}
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
+for name, h in histories.items():
+    axes[0].semilogy(np.arange(1, 31), h.history["ct_reg"], label=name)
+    axes[1].plot(np.arange(1, 31), h.history["ct_div"], label=name)
+axes[0].set(xlabel="epoch", title="ridge: mean E² (log scale)")
+axes[1].set(xlabel="epoch", title="div: mean E(x⁺) − E(x′)")
+axes[0].legend()
+plt.show()
+for name, m in {"λ_reg = 0.5": ct, "λ_reg = 0": no_ridge}.items():
+    print(f"{name}: largest |logit| on the test set {np.abs(ev.predict_logits(m, ds.x_test)).max():.1f}, "
+          f"test accuracy {ev.accuracy(m, ds.x_test, ds.y_test):.3f}")
+
+# %% [markdown]
+# Without the ridge the energies grow by orders of magnitude and the div term swings wildly: the
+# model is winning the div game by inflating its logits, not by making counterfactuals plausible.
+#
+# ## 4. Mature and non-mature counterfactuals
+#
+# A counterfactual is **mature** when its search *reached* p(y⁺ | x′) ≥ τ (`SearchResult.mature`).
+# Cut CT's search short at T = 2 steps and some searches end before τ (✕). In training, CT replaces every non-mature x′
+# by its own x⁺ (`cftkit.training.replace_non_mature`), so its div contribution is exactly 0: only
+# finished counterfactuals teach the model.
+
+# %%
+factuals = ds.x_test[:12]
+targets = 1 - ev.predict(ct, factuals)
+short = cftkit.search(ct, factuals, targets, constraints=ds.constraints.expanded_to(ds.x_test),
+                      threshold=preset.threshold, max_steps=2, return_path=True)
+print(f"mature: {short.mature.astype(int)}  steps: {short.steps}")
+ax = plots.decision_boundary(ct, ds.x_test, ds.y_test, max_points=300, legend=False, title="CT, T = 2")
+plots.counterfactual_paths(short, ax=ax, show_nascent=False)
+plt.show()
+
+# %%
+tup = tuples["BL"]
+print(f"maturity of the BL batch of section 2: {np.mean(tup['mature']):.2f}")
+replaced = np.all(np.asarray(tup["x_cf"]) == np.asarray(tup["x_plus"]), axis=1)
+print(f"tuples whose x′ equals x⁺ (div contribution 0): {replaced.mean():.2f}")
+
+# %% [markdown]
+# ### Exercise — div and ridge by hand
+#
+# Recompute CT's div and ridge for the batch `tuples["CT"]` yourself with NumPy: evaluate
+# E(x⁺) = −f(x⁺)[y⁺] and E(x′) = −f(x′)[y⁺] with `ev.predict_logits(ct, ...)`, take the means from
+# the definitions above and compare with `terms["CT"]`.
+
+# %% tags=["solution"]
+# solution
+tup = tuples["CT"]
+rows = np.arange(n)
+target = np.asarray(tup["target"])
+e_plus = -ev.predict_logits(ct, np.asarray(tup["x_plus"]))[rows, target]
+e_cf = -ev.predict_logits(ct, np.asarray(tup["x_cf"]))[rows, target]
+print(f"div   by hand {np.mean(e_plus - e_cf):.3f}   package {terms['CT']['div']:.3f}")
+print(f"ridge by hand {np.mean(e_plus**2 + e_cf**2):.3f}   package {terms['CT']['reg']:.3f}")
+
+# %% [markdown]
+# ## What to try next
+#
+# - Train with λ_reg = 0.05 and 2.0: where is the trade-off between plausibility and accuracy?
+# - Train with `objective="energy"` (div + ridge only, no adversarial term) and compare its energy
+#   landscape with `"full"`.
+# - Open the `SearchExplorer` of lesson 01 on `ct` with the *energy* background: the search walks
+#   downhill in this landscape.
+# - **04 · Nascent counterfactuals** explains the fourth term, adv.
