@@ -20,15 +20,19 @@ GROUPS = {
 GROUPS["all"] = GROUPS["all-synthetic"] + GROUPS["all-real"]
 
 
-def _datasets(arg: str):
+def _dataset_arg(text: str) -> list:
+    """argparse type for ``--dataset``: a group name or a dataset with a paper preset (a usage error
+    naming the datasets otherwise)."""
     from . import presets
 
-    if arg in GROUPS:
-        return list(GROUPS[arg])
+    if text in GROUPS:
+        return list(GROUPS[text])
     try:
-        return [presets.get(arg).dataset]
-    except ValueError as exc:
-        raise SystemExit(f"cftkit reproduce: {exc}; or one of {sorted(GROUPS)}") from None
+        return [presets.get(text).dataset]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"unknown dataset {text!r}; expected one of {', '.join(sorted(presets.PRESETS))} "
+            f"or a group: {', '.join(sorted(GROUPS))}") from None
 
 
 def _int_at_least(minimum: int):
@@ -57,7 +61,7 @@ def _override(text: str) -> tuple:
 def _reproduce(args) -> int:
     from . import experiments
 
-    names = _datasets(args.dataset)
+    names = args.dataset
     overrides = dict(args.set or [])
     seeds = [args.seed + i for i in range(args.seeds)]
     results = []
@@ -86,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cftkit", description="Counterfactual training toolkit.")
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("reproduce", help="train BL and CT with the paper's preset and compare with Table I")
-    rep.add_argument("--dataset", required=True,
+    rep.add_argument("--dataset", required=True, type=_dataset_arg, metavar="DATASET",
                      help="a dataset name (moons, circles, linearly_separable, overlapping, adult, ...) "
                           "or all-synthetic / all-real / all")
     rep.add_argument("--runs", type=_int_at_least(1), default=None, help="evaluation runs (default 100; quick: 10)")

@@ -52,10 +52,20 @@ def test_reproduce_quick_writes_results(tmp_path, capsys):
     assert "| ip |" in capsys.readouterr().out
 
 
-def test_reproduce_unknown_dataset_is_a_clear_error():
-    with pytest.raises(SystemExit, match="unknown preset 'mars'"):
+def test_reproduce_unknown_dataset_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
         cli.main(["reproduce", "--dataset", "mars", "--quick"])
+    assert info.value.code == 2  # argparse's usage error, before anything is loaded or trained
+    err = capsys.readouterr().err
+    assert err.startswith("usage: cftkit reproduce")
+    assert "argument --dataset: unknown dataset 'mars'" in err and "moons" in err and "all-synthetic" in err
+    assert "preset" not in err
 
+
+def test_reproduce_dataset_aliases_and_groups_parse():
+    args = cli.build_parser().parse_args(["reproduce", "--dataset", "all-synthetic"])
+    assert args.dataset == ["linearly_separable", "circles", "moons", "overlapping"]
+    assert cli.build_parser().parse_args(["reproduce", "--dataset", "moons"]).dataset == ["moons"]
 
 
 @pytest.mark.parametrize("flag, value", [("--seeds", "0"), ("--runs", "0"), ("--epochs", "0"), ("--individuals", "0"),

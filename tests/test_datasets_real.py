@@ -22,6 +22,33 @@ from cftkit import datasets
 from cftkit.datasets import ChecksumError, DataNotFoundError, _fetch, mnist as mnist_mod, tabular
 
 DATA = Path(os.environ.get("CFTKIT_TEST_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+def test_file_rewritten_in_place_with_restored_mtime_is_hashed_again(tmp_path):
+    """The verification cache must not trust (path, size, mtime): ``touch -r`` restores an mtime."""
+    good = (DATA / "adult" / "adult.data").read_bytes()
+    path = tmp_path / "adult" / "adult.data"
+    path.parent.mkdir()
+    path.write_bytes(good)
+    datasets.load("adult", data_home=tmp_path)  # verified once, and remembered
+    before = path.stat()
+    bad = bytearray(good)
+    bad[100] ^= 0x01  # same size
+    with open(path, "r+b") as f:  # in place: same inode
+        f.write(bytes(bad))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
+    with pytest.raises(ChecksumError, match="NOT used"):
+        datasets.load("adult", data_home=tmp_path)
+
+
+@pytest.mark.parametrize("bad", [123, 1.5, b"/tmp", ["data"]])
+def test_data_home_must_be_a_path(bad):
+    for call in (lambda: datasets.load("adult", data_home=bad), lambda: datasets.load("moons", data_home=bad),
+                 lambda: datasets.load_credit_default(data_home=bad)):
+        with pytest.raises(TypeError, match="data_home must be a folder path"):
+            call()
+
+
 GMSC_FILE = DATA / "gmsc" / "gmsc.csv"
 needs_gmsc = pytest.mark.skipif(not GMSC_FILE.is_file(), reason=f"GMSC is bring-your-own; {GMSC_FILE} is absent")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from .._validation import check_int
 from ._base import Dataset, stratified_split
 from . import mnist as _mnist, small as _small, tabular as _tabular
-from ._fetch import ChecksumError, DataNotFoundError, cache_dir, data_roots
+from ._fetch import ChecksumError, DataNotFoundError, cache_dir, check_data_home, data_roots
 from .mnist import load_mnist
 from .small import load_breast_cancer, load_digits
 from .synthetic import ALIASES, SYNTHETIC, load_synthetic
@@ -55,7 +55,8 @@ def load(name: str, *, seed: int = 0, data_home=None) -> Dataset:
     key = _ALIASES.get(name.lower(), name.lower())
     if key not in _LOADERS:
         raise ValueError(f"unknown dataset name {name!r}; available: {available()}")
-    seed = check_int(seed, "seed", minimum=0)
+    seed = check_int(seed, "seed", minimum=0, maximum=None)  # numpy's generators take any size
+    check_data_home(data_home)
     return _LOADERS[key](seed=seed, data_home=data_home)
 
 

@@ -103,14 +103,21 @@ def git_blob_sha1(data: bytes) -> str:
     return h.hexdigest()
 
 
-_VERIFIED: dict = {}  # (resolved path, size, mtime_ns) -> digest, so repeated loads hash once
+# (resolved path, device, inode, size, mtime_ns, ctime_ns) -> digest, so repeated loads hash once.  The
+# ctime cannot be set from user space (``touch -r``/``os.utime`` restore the mtime but update the ctime),
+# so a file rewritten in place with the same size and a restored mtime is hashed again.
+_VERIFIED: dict = {}
+
+
+def _file_key(path: Path, st) -> tuple:
+    return (str(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def verify(path, spec: DataFile, *, what: str | None = None, downloaded: bool = False) -> str:
     """Check ``path`` against ``spec``'s checksums; return the matching digest or raise :class:`ChecksumError`."""
     path = Path(path)
     st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, spec.sha256, spec.git_blob)
+    key = _file_key(path, st) + (spec.sha256, spec.git_blob)
     if key in _VERIFIED:
         return _VERIFIED[key]
     if not spec.sha256 and not spec.git_blob:
@@ -158,10 +165,18 @@ def _checkout_shared_data() -> Path | None:
     return cand if (repo / "pyproject.toml").is_file() and cand.is_dir() else None
 
 
+def check_data_home(data_home):
+    """``data_home`` must be ``None`` or a folder path (a number would become a relative folder name)."""
+    if data_home is not None and not isinstance(data_home, (str, os.PathLike)):
+        raise TypeError(f"data_home must be a folder path (str or os.PathLike) or None; got "
+                        f"{type(data_home).__name__} {data_home!r}")
+    return data_home
+
+
 def data_roots(data_home=None) -> list:
     """The data roots searched, in order, as ``(path, why)`` pairs (see the module docstring)."""
     roots = []
-    if data_home is not None:
+    if check_data_home(data_home) is not None:
         roots.append((Path(data_home).expanduser(), "data_home argument"))
     if os.environ.get(ENV_DATA):
         roots.append((Path(os.environ[ENV_DATA]).expanduser(), f"${ENV_DATA}"))

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..constraints import Constraints
 from ._base import Dataset, stratified_split
-from ._fetch import DataFile, resolve, verify
+from ._fetch import DataFile, _file_key, resolve, verify
 
 SIDE = 28
 N_FEATURES = SIDE * SIDE
@@ -55,7 +55,7 @@ def read_npz(path) -> dict:
     """The four uint8 arrays of an MNIST npz (no pickle), shape/dtype-checked; cached per file."""
     path = Path(path)
     st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    key = _file_key(path, st)  # includes the ctime: a rewrite with a restored mtime is read again
     if key not in _CACHE:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in _EXPECTED if k in z.files}
