@@ -52,35 +52,60 @@ def as_labels(y, name: str, *, n: int | None = None, n_classes: int | None = Non
     return arr.astype(np.int32)
 
 
-def check_probability(value, name: str) -> float:
-    """τ-like values: a float strictly inside (0, 1)."""
+INT32_MAX = int(np.iinfo(np.int32).max)
+
+
+def _float_in(value, name: str, dtype, expected: str) -> float:
+    """``value`` as a Python float after conversion to ``dtype`` (the dtype it is stored in), or raise.
+
+    A number that is finite as a Python float can overflow ``dtype`` (``1e300`` becomes inf in float32),
+    so the range checks below look at the converted value."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a float in (0, 1); got {value!r}")
-    if not 0.0 < float(value) < 1.0:
-        raise ValueError(f"{name} must be in the open interval (0, 1); got {value}")
+        raise TypeError(f"{name} must be {expected}; got {value!r}")
+    with np.errstate(over="ignore"):
+        stored = np.asarray(value, dtype=dtype)
+    if not np.isfinite(stored):
+        what = "not finite" if not np.isfinite(float(value)) else f"too large for {np.dtype(dtype).name}, " \
+            f"the dtype it is stored in (largest: {float(np.finfo(dtype).max):.3g})"
+        raise ValueError(f"{name} must be {expected}; got {value} ({what})")
+    return float(stored)  # the value as it will be stored; callers return float(value) itself
+
+
+def check_probability(value, name: str, *, dtype=np.float32) -> float:
+    """τ-like values: strictly inside (0, 1) *in* ``dtype`` (0.999999999 rounds to 1.0 in float32)."""
+    stored = _float_in(value, name, dtype, "a float in (0, 1)")
+    if not 0.0 < stored < 1.0:
+        rounded = f" (it rounds to {stored} in {np.dtype(dtype).name}, the dtype it is stored in)" \
+            if 0.0 < float(value) < 1.0 else ""
+        raise ValueError(f"{name} must be in the open interval (0, 1); got {value}{rounded}")
     return float(value)
 
 
-def check_non_negative(value, name: str) -> float:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a non-negative number; got {value!r}")
-    if not np.isfinite(value) or value < 0:
+def check_non_negative(value, name: str, *, dtype=np.float32) -> float:
+    stored = _float_in(value, name, dtype, "a finite number >= 0")
+    if stored < 0:
         raise ValueError(f"{name} must be a finite number >= 0; got {value}")
     return float(value)
 
 
-def check_positive(value, name: str) -> float:
-    v = check_non_negative(value, name)
-    if v == 0:
-        raise ValueError(f"{name} must be > 0; got {value}")
-    return v
+def check_positive(value, name: str, *, dtype=np.float32) -> float:
+    stored = _float_in(value, name, dtype, "a finite number > 0")
+    if stored <= 0:
+        rounded = f" (it rounds to 0 in {np.dtype(dtype).name}, the dtype it is stored in)" if value > 0 else ""
+        raise ValueError(f"{name} must be > 0; got {value}{rounded}")
+    return float(value)
 
 
-def check_int(value, name: str, *, minimum: int = 0) -> int:
+def check_int(value, name: str, *, minimum: int = 0, maximum: int | None = INT32_MAX) -> int:
+    """An integer in ``[minimum, maximum]``; the default maximum is int32's, the dtype TensorFlow stores
+    step counts and seeds in (``2**31`` would wrap to a negative number there).  ``maximum=None``: no bound."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value}")
+    if maximum is not None and value > maximum:
+        why = " (it is stored as int32)" if maximum == INT32_MAX else ""
+        raise ValueError(f"{name} must be an integer <= {maximum}{why}; got {value}")
     return int(value)
 
 
@@ -96,4 +121,10 @@ def check_weights(value, name: str, n: int) -> np.ndarray:
         raise ValueError(f"{name} must be a scalar or a vector with one entry per factual ({n}); got shape {arr.shape}")
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
         raise ValueError(f"{name} must be finite and >= 0")
-    return arr.astype(np.float32)
+    with np.errstate(over="ignore"):
+        stored = arr.astype(np.float32)
+    if not np.all(np.isfinite(stored)):
+        j = int(np.flatnonzero(~np.isfinite(stored))[0])
+        raise ValueError(f"{name} must be finite in float32, the dtype it is stored in; entry {j} = {arr[j]} "
+                         f"overflows (largest float32: {float(np.finfo(np.float32).max):.3g})")
+    return stored

@@ -231,7 +231,7 @@ def reproduce(name: str, *, seeds=(0,), runs: int | None = None, individuals: in
     seeds = [check_int(s, "seeds", minimum=0) for s in seeds]
     if not seeds:
         raise ValueError("seeds must name at least one training seed")
-    data_seed = check_int(data_seed, "data_seed", minimum=0)
+    data_seed = check_int(data_seed, "data_seed", minimum=0, maximum=None)
     ig_rounds = QUICK["ig_rounds"] if quick else defaults.IG_ROUNDS
     t0 = time.perf_counter()
     bar = None
