@@ -61,18 +61,30 @@ def _target_probability(logits, target_onehot):
     return tf.reduce_sum(tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1) * target_onehot, axis=-1)
 
 
-def project_categorical(x, groups, binary):
-    """Snap one-hot groups to a valid one-hot (argmax) and round binary columns (ct_method §2.3).
+def project_categorical(x, factual, groups, binary, allow_increase, allow_decrease):
+    """Snap one-hot groups to their argmax and round binary columns without breaking a constraint (§2.3).
 
-    ``groups`` is a ``(G, D)`` 0/1 membership matrix (G may be 0), ``binary`` a ``(D,)`` bool mask.
+    ``x`` and ``factual`` are ``(N, D)``; ``groups`` is a ``(G, D)`` 0/1 membership matrix (G may be 0),
+    ``binary`` a ``(D,)`` bool mask of the declared binary columns, ``allow_increase``/``allow_decrease``
+    the ``(D,)`` masks of :meth:`cftkit.Constraints.masks`.  Only group and binary columns change; where
+    the snapped value would move a column against its mutability relative to the factual (an immutable
+    group or column, or a binary column rounded against its direction) the factual's value is kept, for
+    the whole group if any of its columns is affected.  Ties in a group go to its lowest column index.
+    :meth:`cftkit.Constraints.decode_categorical` is the same rule in numpy.
     """
+    factual = tf.cast(factual, x.dtype)
     groups = tf.cast(groups, x.dtype)
-    masked = tf.where(groups[None] > 0, x[:, None, :], tf.fill(tf.shape(groups[None] * x[:, None, :]), -1e30))
+    finite = tf.clip_by_value(x, x.dtype.min, x.dtype.max)  # -inf would tie with the mask below
+    masked = tf.where(groups[None] > 0, finite[:, None, :], tf.fill(tf.shape(groups[None] * x[:, None, :]), -np.inf))
     winner = tf.one_hot(tf.argmax(masked, axis=-1), tf.shape(x)[-1], dtype=x.dtype)  # (N, G, D)
     onehot = tf.reduce_sum(winner * groups[None], axis=1)
     in_group = tf.reduce_sum(groups, axis=0) > 0
-    x = tf.where(in_group, onehot, x)
-    return tf.where(binary, tf.clip_by_value(tf.round(x), 0.0, 1.0), x)
+    snapped = tf.where(in_group, onehot, x)
+    snapped = tf.where(binary, tf.clip_by_value(tf.round(snapped), 0.0, 1.0), snapped)
+    bad = ~(((snapped >= factual) | allow_decrease) & ((snapped <= factual) | allow_increase))
+    group_bad = tf.matmul(tf.cast(bad, x.dtype), groups, transpose_b=True) > 0  # (N, G)
+    keep = (tf.matmul(tf.cast(group_bad, x.dtype), groups) > 0) | (binary & bad)
+    return tf.where(keep, factual, snapped)
 
 
 def search_graph(model, generator, factual, target, *, lower, upper, allow_increase, allow_decrease,
@@ -84,7 +96,8 @@ def search_graph(model, generator, factual, target, *, lower, upper, allow_incre
     (D,) float32, ``allow_increase``/``allow_decrease`` (D,) bool, ``cost_weight``/``energy_weight``
     (N,) float32, scalars for the rest; ``seed`` is a (2,) int32 stateless seed (REVISE only).
     ``categorical`` = ``(groups (G, D), binary (D,))`` projects one-hot groups and binary columns
-    after every step (test time, ct_method §2.3); ``None`` keeps them continuous (training).
+    after every step with :func:`project_categorical` (test time, ct_method §2.3); ``None`` keeps them
+    continuous (training).
     Returns a dict of tensors (see :class:`SearchResult`).
     """
     factual = tf.convert_to_tensor(factual, tf.float32)
@@ -106,7 +119,9 @@ def search_graph(model, generator, factual, target, *, lower, upper, allow_incre
 
     def clamp(x):
         x = tf.clip_by_value(x, lower, upper)
-        return x if categorical is None else project_categorical(x, *categorical)
+        if categorical is None:
+            return x
+        return project_categorical(x, factual, *categorical, allow_increase, allow_decrease)
 
     def forward(x):
         return tf.cast(model(x, training=False), tf.float32)
@@ -218,14 +233,34 @@ def _static_classes(model, n_features: int):
 
 
 _PROBABILITY_ACTIVATIONS = ("softmax", "sigmoid")
+_PROBABILITY_OPS = {"Softmax": "softmax", "Sigmoid": "sigmoid"}  # keras.ops as the last op of a functional model
+_ASSUMED_LOGITS: "weakref.WeakSet" = weakref.WeakSet()  # models whose outputs the user declared to be logits
+_VERDICTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # model -> None or the reason (probe result)
+
+
+def _unwrap(model):
+    inner = getattr(model, "classifier", None)  # cftkit.CounterfactualModel
+    return _unwrap(inner) if isinstance(inner, keras.Model) else model
+
+
+def _last_operation(model):
+    """The operation that produces a functional model's only output (``None`` when unknown)."""
+    outputs = getattr(model, "outputs", None) if isinstance(model, keras.Model) else None
+    if not outputs or len(outputs) != 1:
+        return None
+    history = getattr(outputs[0], "_keras_history", None)
+    return None if history is None else history[0]
 
 
 def probability_output(model):
-    """``"softmax"``/``"sigmoid"`` if a Keras model's last layer turns logits into probabilities, else None.
+    """``"softmax"``/``"sigmoid"`` if a Keras model's *structure* turns logits into probabilities, else None.
 
     cftkit needs **logits**: the energy is −f(x)[y⁺] and every cross-entropy is computed from logits, so
     a model that ends in softmax would train and search on the wrong quantity without any error.
-    Looks through nested models and through :class:`cftkit.CounterfactualModel` (its ``classifier``).
+    Looks at the last layer (through nested models and :class:`cftkit.CounterfactualModel`) and at the
+    last operation of a functional model (``keras.ops.softmax(...)`` as the output).  A subclassed model
+    that applies softmax in ``call()`` has no visible structure: :func:`check_logits` also probes its
+    outputs numerically.
 
     Example:
         >>> import keras
@@ -234,14 +269,22 @@ def probability_output(model):
         'softmax'
         >>> probability_output(keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])) is None
         True
+        >>> x = keras.Input((2,))
+        >>> probability_output(keras.Model(x, keras.ops.softmax(keras.layers.Dense(2)(x))))
+        'softmax'
     """
-    inner = getattr(model, "classifier", None)
-    if isinstance(inner, keras.Model):
-        return probability_output(inner)
-    layers = getattr(model, "layers", None) if isinstance(model, keras.Model) else None
-    if not layers:
+    model = _unwrap(model)
+    if not isinstance(model, keras.Model):
         return None
-    last = layers[-1]
+    op = _last_operation(model)
+    if op is not None and type(op).__name__ in _PROBABILITY_OPS:
+        return _PROBABILITY_OPS[type(op).__name__]
+    last = op if isinstance(op, keras.layers.Layer) else None
+    if last is None:
+        layers = getattr(model, "layers", None)
+        last = layers[-1] if layers else None
+    if last is None:
+        return None
     if isinstance(last, keras.Model):
         return probability_output(last)
     if isinstance(last, keras.layers.Softmax):
@@ -250,21 +293,106 @@ def probability_output(model):
     return name if name in _PROBABILITY_ACTIVATIONS else None
 
 
-def check_logits(model, name: str = "model") -> None:
-    """Raise a clear error when ``model`` ends in a softmax/sigmoid instead of returning logits."""
+def _probe_inputs(sample: np.ndarray) -> np.ndarray:
+    """Inputs for the numeric check: some given rows plus seeded random rows at three scales.
+
+    A logit model leaves [0, 1] somewhere on inputs of size 10–100; softmax rows sum to 1 and sigmoid
+    outputs stay in [0, 1] on any input."""
+    rng = np.random.default_rng(0)
+    scale = float(np.max(np.abs(sample))) if sample.size else 1.0
+    scale = scale if np.isfinite(scale) and scale > 0 else 1.0
+    shape = sample.shape[1:]
+    noise = [s * scale * rng.standard_normal((8,) + shape) for s in (1.0, 10.0, 100.0)]
+    return np.concatenate([sample[:16]] + noise).astype(np.float32)
+
+
+def looks_like_probabilities(outputs) -> str | None:
+    """``"softmax"``/``"sigmoid"`` when ``(M, K)`` outputs behave like probabilities on a varied probe.
+
+    Probabilities: every value in [0, 1] and either every row sums to 1 (softmax) or not (sigmoid); the
+    outputs must vary across rows (a constant model says nothing).
+
+    Example:
+        >>> import numpy as np
+        >>> from cftkit.search import looks_like_probabilities
+        >>> looks_like_probabilities(np.array([[0.2, 0.8], [0.6, 0.4]]))
+        'softmax'
+        >>> looks_like_probabilities(np.array([[-3.0, 2.5], [0.6, 0.4]])) is None
+        True
+    """
+    out = np.asarray(outputs, dtype=np.float64)
+    if out.ndim != 2 or out.shape[0] < 2 or not np.all(np.isfinite(out)):
+        return None
+    if np.ptp(out, axis=0).max() <= 1e-6:
+        return None  # constant outputs (e.g. zero weights): no evidence either way
+    if out.min() < -1e-6 or out.max() > 1.0 + 1e-6:
+        return None
+    return "softmax" if np.allclose(out.sum(axis=1), 1.0, atol=1e-4) else "sigmoid"
+
+
+def declare_logits(model):
+    """Declare that ``model`` returns logits, overriding a false alarm of :func:`check_logits`.
+
+    Every later check of this model object (search, training, evaluation, plots, widgets) accepts it.
+    ``cftkit.search(..., assume_logits=True)`` and ``CounterfactualModel(..., assume_logits=True)``
+    call this.  Returns the model.
+    """
+    _ASSUMED_LOGITS.add(model)
+    _ASSUMED_LOGITS.add(_unwrap(model))
+    return model
+
+
+def _logits_problem(model, sample) -> str | None:
+    """Why ``model`` seems to return probabilities (``None``: it returns logits as far as we can tell)."""
+    if model in _ASSUMED_LOGITS or _unwrap(model) in _ASSUMED_LOGITS:
+        return None
     act = probability_output(model)
     if act is not None:
-        raise ValueError(f"{name} must return logits, but its last layer applies {act}: remove that activation "
-                         f"(e.g. Dense(K) instead of Dense(K, activation='{act}')) and apply softmax only to "
-                         f"read probabilities")
+        return (f"its output applies {act} (its last layer or operation): remove that activation (e.g. "
+                f"Dense(K) instead of Dense(K, activation='{act}')) and apply softmax only to read probabilities")
+    key = _unwrap(model)
+    try:
+        if key in _VERDICTS:
+            return _VERDICTS[key]
+    except TypeError:  # not weak-referenceable: no cache
+        key = None
+    verdict = None
+    if sample is not None:
+        try:
+            out = model(tf.convert_to_tensor(_probe_inputs(np.asarray(sample, np.float32))), training=False)
+            kind = looks_like_probabilities(out.numpy() if hasattr(out, "numpy") else out)
+        except Exception:  # noqa: BLE001 - a model that cannot be probed is judged by its shapes elsewhere
+            kind = None
+        if kind is not None:
+            verdict = (f"its outputs look like {kind} probabilities (all in [0, 1]"
+                       f"{', rows summing to 1' if kind == 'softmax' else ''}, on a probe batch that includes "
+                       f"inputs 100 times the data's scale), e.g. softmax or sigmoid applied in call(): return "
+                       f"the logits instead")
+    if key is not None:
+        _VERDICTS[key] = verdict
+    return verdict
+
+
+def check_logits(model, name: str = "model", sample=None) -> None:
+    """Raise a clear error when ``model`` returns probabilities (softmax/sigmoid) instead of logits.
+
+    The structure is checked first (last layer, last op of a functional model); with ``sample`` (a few
+    inputs of the right shape) the outputs are also probed numerically, once per model object, which
+    catches softmax applied inside a subclassed model's ``call()``.  A false alarm is overridden with
+    :func:`declare_logits` (or ``assume_logits=True`` in ``search``/``CounterfactualModel``).
+    """
+    problem = _logits_problem(model, sample)
+    if problem is not None:
+        raise ValueError(f"{name} must return logits, but {problem}. If it does return logits, pass "
+                         f"assume_logits=True (or call cftkit.search.declare_logits(model)).")
 
 
 def check_classifier(model, factuals: np.ndarray) -> int:
     """Call ``model`` on one factual and return its number of classes K (≥ 2), or raise."""
     if not callable(model):
         raise TypeError(f"model must be a keras.Model returning logits; got {type(model).__name__}")
-    check_logits(model)
     static = _static_classes(model, factuals.shape[1])
+    check_logits(model, sample=factuals)
     if static is not None:  # a built functional/sequential model: its shapes say it, no eager call needed
         return static
     try:
@@ -283,7 +411,7 @@ def search(model, factuals, targets, *, generator="eccco", constraints: Constrai
            learning_rate: float = defaults.LEARNING_RATE, cost_weight=defaults.COST_WEIGHT,
            energy_weight=defaults.ENERGY_WEIGHT, nascent_epsilon: float = defaults.NASCENT_EPSILON,
            return_path: bool = False, jit_compile: bool = False, seed: int = 0,
-           categorical: bool = False) -> SearchResult:
+           categorical: bool = False, assume_logits: bool = False) -> SearchResult:
     """Search counterfactuals for N factuals at once (one graph, per-sample early stopping).
 
     Args:
@@ -300,10 +428,18 @@ def search(model, factuals, targets, *, generator="eccco", constraints: Constrai
         nascent_epsilon: ε for the nascent counterfactual (L∞ ball around the factual).
         return_path: also return every state (for plots/widgets; disables XLA).
         jit_compile: compile the search with XLA.
-        seed: seed of stochastic generators (REVISE's encoder sampling).
-        categorical: project the constraints' one-hot groups (argmax) and binary {0, 1} columns after
-            every step, so the search moves through valid categories only (test time, as the reference
-            does when categorical features are declared); ``False`` treats them as continuous.
+        seed: seed of stochastic generators (REVISE's encoder sampling), an int in [0, 2**31 − 1].
+        categorical: project the constraints' declared one-hot groups (argmax) and declared
+            ``binary_features`` (rounded to {0, 1}) after every step, so the search moves through valid
+            categories only (test time, as the reference does when categorical features are declared);
+            ``False`` treats them as continuous.  Nothing else is rounded (a feature whose domain
+            happens to be [0, 1] stays continuous), and the projection keeps every constraint: an
+            immutable group or column keeps the factual's value, and a binary column never moves against
+            its direction (see :func:`project_categorical`).  Needs factuals whose groups are one-hot
+            and whose binary columns are 0/1; otherwise a ``ValueError`` names the row and the group
+            or column (:meth:`cftkit.Constraints.check_categorical`).
+        assume_logits: skip the check that the model returns logits rather than probabilities (for a
+            false alarm; see :func:`check_logits`); the model is then trusted everywhere (:func:`declare_logits`).
 
     Returns:
         :class:`SearchResult` with ``counterfactual``, ``mature``, ``steps``, ``nascent`` (and ``path``).
@@ -316,10 +452,12 @@ def search(model, factuals, targets, *, generator="eccco", constraints: Constrai
         ((3, 2), (3,))
     """
     gen = _generators.get(generator)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer; got {seed!r}")
-    if not isinstance(return_path, bool):
-        raise TypeError(f"return_path must be a bool; got {return_path!r}")
+    seed = check_int(seed, "seed", minimum=0)  # stored as int32 in the stateless seed
+    for flag, value in (("return_path", return_path), ("assume_logits", assume_logits)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{flag} must be a bool; got {value!r}")
+    if assume_logits:
+        declare_logits(model)
     max_steps = check_int(max_steps, "max_steps", minimum=0)
     threshold = check_probability(threshold, "threshold")
     learning_rate = check_non_negative(learning_rate, "learning_rate")
@@ -336,22 +474,22 @@ def search(model, factuals, targets, *, generator="eccco", constraints: Constrai
     # Factuals may lie within a float tolerance outside the domain: snap them in, so that the search's
     # own clamp can never move an immutable feature.
     x = constraints.clip(constraints.check(x, "factuals"))
+    if not isinstance(categorical, (bool, np.bool_)):
+        raise TypeError(f"categorical must be a bool; got {categorical!r}")
+    categorical = bool(categorical)
+    if categorical:  # the projection snaps from valid categories only (before any model call or tracing)
+        constraints.check_categorical(x, "factuals")
     k = check_classifier(model, x)
     y = as_labels(targets, "targets", n=n, n_classes=k)
     cw = check_weights(cost_weight, "cost_weight", n)
     ew = check_weights(energy_weight, "energy_weight", n)
     inc, dec = constraints.masks()
     fn = _compiled(model, gen, d, k, return_path, jit_compile, categorical)
-    groups = np.zeros((len(constraints.categorical_groups), d), np.float32)
-    for g, cols in enumerate(constraints.categorical_groups):
-        groups[g, list(cols)] = 1.0
-    binary = np.zeros(d, bool)
-    binary[list(constraints.binary_features)] = True
-    binary[groups.sum(0) > 0] = False
+    groups, binary = constraints.categorical_arrays()
     out = fn(tf.constant(x), tf.constant(y), tf.constant(constraints.lower), tf.constant(constraints.upper),
              tf.constant(inc), tf.constant(dec), tf.constant(max_steps, tf.int32), tf.constant(threshold, tf.float32),
              tf.constant(learning_rate, tf.float32), tf.constant(cw), tf.constant(ew),
-             tf.constant(nascent_epsilon, tf.float32), tf.constant([int(seed) % (2**31 - 1), 0], tf.int32),
+             tf.constant(nascent_epsilon, tf.float32), tf.constant([seed, 0], tf.int32),
              tf.constant(groups), tf.constant(binary))
     out = {name: v.numpy() for name, v in out.items()}
     return SearchResult(counterfactual=out["counterfactual"], mature=out["mature"].astype(bool),

@@ -197,14 +197,14 @@ def test_clip_projects_onto_the_box():
 
 # ----------------------------------------------------------------------------- categorical decoding
 def test_decode_categorical_one_hot_group_and_binary_columns():
-    # col 0: binary ([0, 1] domain, not grouped); cols 1–3: one-hot group; col 4: continuous in [0, 1]
-    # but listed in no group and with a wider domain → untouched; col 5: [0, 1] but part of a group.
-    c = Constraints(lower=[0, 0, 0, 0, -1, 0, 0], upper=[1, 1, 1, 1, 2, 1, 1],
-                    categorical_groups=[[1, 2, 3], [5, 6]])
-    assert c.binary_features == (0, 1, 2, 3, 5, 6)
-    x = np.array([[0.7, 0.2, 0.5, 0.3, 0.42, 0.1, 0.2],
-                  [0.2, 0.9, -0.1, 0.4, 1.7, 0.8, 0.3],
-                  [1.6, 0.0, 0.0, 0.05, -0.3, 0.45, 0.55]], np.float32)
+    # col 0: declared binary; cols 1–3: one-hot group; col 4: continuous with a wider domain → untouched;
+    # cols 5–6: a group; col 7: domain exactly [0, 1] but not declared binary → continuous, untouched.
+    c = Constraints(lower=[0, 0, 0, 0, -1, 0, 0, 0], upper=[1, 1, 1, 1, 2, 1, 1, 1],
+                    categorical_groups=[[1, 2, 3], [5, 6]], binary_features=[0])
+    assert c.binary_features == (0,)
+    x = np.array([[0.7, 0.2, 0.5, 0.3, 0.42, 0.1, 0.2, 0.613],
+                  [0.2, 0.9, -0.1, 0.4, 1.7, 0.8, 0.3, 0.2],
+                  [1.6, 0.0, 0.0, 0.05, -0.3, 0.45, 0.55, 0.5]], np.float32)
     x_before = x.copy()
     out = c.decode_categorical(x)
     np.testing.assert_array_equal(x, x_before)  # input not modified
@@ -212,6 +212,7 @@ def test_decode_categorical_one_hot_group_and_binary_columns():
     np.testing.assert_array_equal(out[:, 1:4], [[0, 1, 0], [1, 0, 0], [0, 0, 1]])  # argmax
     np.testing.assert_array_equal(out[:, 4], x[:, 4])  # continuous column unchanged
     np.testing.assert_array_equal(out[:, 5:7], [[0, 1], [1, 0], [0, 1]])
+    np.testing.assert_array_equal(out[:, 7], x[:, 7])  # a [0, 1] domain alone does not make a column binary
     for g in c.categorical_groups:
         np.testing.assert_array_equal(out[:, list(g)].sum(axis=1), 1.0)
         assert set(np.unique(out[:, list(g)])) <= {0.0, 1.0}
@@ -221,7 +222,8 @@ def test_decode_categorical_one_hot_group_and_binary_columns():
 @given(x=hnp.arrays(np.float32, st.tuples(st.integers(1, 8), st.just(5)),
                     elements=st.floats(-2, 3, width=32)))
 def test_decode_categorical_always_gives_valid_one_hot(x):
-    c = Constraints(lower=[0, 0, 0, 0, -5], upper=[1, 1, 1, 1, 5], categorical_groups=[[1, 2, 3]])
+    c = Constraints(lower=[0, 0, 0, 0, -5], upper=[1, 1, 1, 1, 5], categorical_groups=[[1, 2, 3]],
+                    binary_features=[0])
     out = c.decode_categorical(x)
     grp = out[:, 1:4]
     assert np.all(grp.sum(axis=1) == 1) and np.all((grp == 0) | (grp == 1))
@@ -280,3 +282,147 @@ def test_non_numeric_constraint_arguments_are_named(make, name):
     """BUG (see report): numpy's bare conversion error (or a ufunc TypeError) escapes unnamed."""
     with pytest.raises((TypeError, ValueError), match=name):
         make()
+
+
+# ----------------------------------------------------------------------------- input checks of groups, binary columns, names
+@pytest.mark.parametrize("groups", [[[0.5, 1.7]], [[0, 1.0]], [[True, 1]], [[0, None]], [[np.float64(1), 2]]])
+def test_categorical_group_indices_must_be_integers(groups):
+    """BUG (issue 12): [[0.5, 1.7]] was silently truncated to the group (0, 1)."""
+    with pytest.raises(TypeError, match=r"categorical_groups must hold column indices \(int\) or feature names"):
+        Constraints(n_features=3, categorical_groups=groups)
+
+
+def test_categorical_group_indices_may_be_numpy_integers_or_arrays():
+    c = Constraints(n_features=4, categorical_groups=[np.array([0, 1]), [np.int64(2), np.int32(3)]])
+    assert c.categorical_groups == ((0, 1), (2, 3)) and all(type(i) is int for g in c.categorical_groups for i in g)
+    assert Constraints(n_features=4, categorical_groups=np.array([[0, 1], [2, 3]])) == c
+    assert Constraints(n_features=4, categorical_groups=None).categorical_groups == ()
+
+
+@pytest.mark.parametrize("groups", [[0, 1], (0, 1), np.array([0, 1]), ["a", "b"], "ab", 3])
+def test_flat_categorical_groups_say_a_list_of_groups_is_expected(groups):
+    """BUG (issue 12): a flat list [0, 1] failed with "'int' object is not iterable"."""
+    with pytest.raises(TypeError, match=r"categorical_groups must be a list of one-hot groups, each a list of "
+                                        r"column indices.*e\.g\. \[\[0, 1\]\]"):
+        Constraints(n_features=3, feature_names=["a", "b", "c"], categorical_groups=groups)
+
+
+def test_duplicate_feature_names_are_an_error():
+    """BUG (issue 12): duplicates were accepted and look-ups by name silently picked the first."""
+    with pytest.raises(ValueError, match=r"feature_names must be distinct.*'age' is the name of features 0 and 2"):
+        Constraints(n_features=3, feature_names=["age", "income", "age"])
+    with pytest.raises(ValueError, match=r"feature_names must be distinct.*'1'"):
+        Constraints(n_features=2, feature_names=[1, "1"])  # equal once turned into strings
+
+
+def test_groups_and_binary_features_by_name():
+    names = ["age", "red", "blue", "smoker", "owner"]
+    c = Constraints(n_features=5, feature_names=names, categorical_groups=[["red", "blue"]],
+                    binary_features=["owner", 3])
+    assert c.categorical_groups == ((1, 2),) and c.binary_features == (3, 4)
+    assert c == Constraints(n_features=5, feature_names=names, categorical_groups=[[1, 2]], binary_features=[3, 4])
+    with pytest.raises(ValueError, match=r"categorical_groups: unknown feature name 'green'"):
+        Constraints(n_features=5, feature_names=names, categorical_groups=[["red", "green"]])
+    with pytest.raises(ValueError, match=r"binary_features: unknown feature name 'smoker'"):
+        Constraints(n_features=5, binary_features=["smoker"])  # no names known
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(binary_features=[3]), ValueError, r"binary_features: column 3 out of range for 3 features"),
+    (dict(binary_features=[0.0]), TypeError, r"binary_features must hold column indices \(int\)"),
+    (dict(binary_features=[True]), TypeError, r"binary_features must hold column indices \(int\)"),
+    (dict(binary_features=2), TypeError, r"binary_features must be a list of column indices.*e\.g\. \[3\]"),
+    (dict(binary_features=[2, 2]), ValueError, r"binary_features: column 2 \(x2\) is listed more than once"),
+    (dict(binary_features=[1], categorical_groups=[[0, 1]]), ValueError,
+     r"binary_features: column 1 \(x1\) is in one-hot group 0 \[0, 1\]; a column is either binary or part of"),
+    (dict(binary_features=[2], lower=[0, 0, -1]), ValueError,
+     r"binary_features: feature 2 \(x2\) must have the domain \[0, 1\]; got \[-1, 1\]"),
+    (dict(binary_features=[2], upper=[1, 1, 2]), ValueError, r"feature 2 \(x2\) must have the domain \[0, 1\]; got \[0, 2\]"),
+    (dict(binary_features=[2], lower=[0, 0, 0.5], upper=[1, 1, 1]), ValueError, r"got \[0\.5, 1\]"),
+])
+def test_bad_binary_features(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Constraints(n_features=3, **kwargs)
+
+
+def test_binary_features_are_declared_never_inferred_and_default_to_domain_0_1():
+    c = Constraints(lower=[0, 0, -1], upper=[1, 1, 1])  # a [0, 1] domain alone is continuous
+    assert c.binary_features == ()
+    c = Constraints(n_features=3, binary_features=[1])
+    np.testing.assert_array_equal(c.lower, [-np.inf, 0, -np.inf])
+    np.testing.assert_array_equal(c.upper, [np.inf, 1, np.inf])
+    c = Constraints(lower=[-2, 0, 0], binary_features=[1])  # explicit lower, upper defaulted for the binary one
+    np.testing.assert_array_equal(c.upper, [np.inf, 1, np.inf])
+
+
+def test_from_data_passes_binary_features_with_the_domain_0_1():
+    x = np.array([[0.0, 1.0, 0.3], [2.0, 0.0, 0.9], [1.0, 1.0, 0.5]])
+    c = Constraints.from_data(x, n_std=2, binary_features=["b"], feature_names=["a", "b", "c"])
+    assert c.binary_features == (1,)
+    assert (c.lower[1], c.upper[1]) == (0.0, 1.0)
+    free = Constraints.from_data(x, n_std=2)
+    assert free.lower[1] < 0 and free.upper[1] > 1 and free.binary_features == ()  # not inferred
+    np.testing.assert_array_equal(c.lower[[0, 2]], free.lower[[0, 2]])
+    with pytest.raises(ValueError, match=r"binary_features: x\[0, 2\] = 0\.3, but a binary feature holds 0 or 1"):
+        Constraints.from_data(x, binary_features=[2])
+
+
+def test_config_round_trip_and_equality_include_binary_features():
+    c = Constraints(n_features=4, binary_features=[3], categorical_groups=[[0, 1]], mutability=["none"] * 2 + ["both", "increase"])
+    cfg = json.loads(json.dumps(c.get_config()))
+    assert cfg["binary_features"] == [3]
+    c2 = Constraints.from_config(cfg)
+    assert c2 == c and c2.binary_features == (3,)
+    assert c != Constraints(lower=c.lower, upper=c.upper, mutability=c.mutability, categorical_groups=[[0, 1]])
+    old = {k: v for k, v in cfg.items() if k != "binary_features"}  # a config saved before binary_features
+    assert Constraints.from_config(old).binary_features == ()
+
+
+@pytest.mark.parametrize("mutability", [["increase", "increase", "both"], ["decrease", "decrease", "both"],
+                                        ["none", "both", "both"], ["both", "increase", "both"]])
+def test_a_one_hot_group_has_one_mutability_both_or_none(mutability):
+    with pytest.raises(ValueError, match=r"categorical_groups: one-hot group 0 \(columns \[0, 1\]: 'r', 'g'\) has "
+                                         r"mutabilities .*all columns of a group must share one mutability, 'both' "
+                                         r"or 'none'.*with_immutable\(\[0, 1\]\)"):
+        Constraints(n_features=3, categorical_groups=[[0, 1]], mutability=mutability, feature_names=["r", "g", "z"])
+
+
+def test_with_mutability_on_part_of_a_group_names_the_group():
+    c = Constraints(n_features=4, categorical_groups=[[1, 2, 3]])
+    with pytest.raises(ValueError, match=r"one-hot group 0 \(columns \[1, 2, 3\].*\('none', 'both', 'both'\)"):
+        c.with_immutable([1])
+    with pytest.raises(ValueError, match=r"one-hot group 0 .*\('increase', 'increase', 'increase'\)"):
+        c.with_mutability([1, 2, 3], "increase")
+    whole = c.with_immutable([1, 2, 3])
+    assert whole.mutability == ("both", "none", "none", "none")
+    assert whole.with_mutability([1, 2, 3], "both") == c
+    assert c.with_mutability([0], "increase").mutability[0] == "increase"  # columns outside groups: any word
+
+
+def test_check_categorical_names_row_and_group_or_column():
+    c = Constraints(n_features=5, categorical_groups=[[0, 1], [2, 3]], binary_features=[4],
+                    feature_names=["a=1", "a=2", "b=1", "b=2", "smoker"])
+    good = np.array([[1, 0, 0, 1, 1], [0, 1, 1, 0, 0]], np.float32)
+    np.testing.assert_array_equal(c.check_categorical(good), good)
+    for row, bad_row, match in [
+        (1, [0, 1, 0.5, 0.5, 0], r"factuals\[1\]: one-hot group 1 \(columns \[2, 3\]: 'b=1', 'b=2'\) is not one-hot: "
+                                 r"\[0\.5, 0\.5\]"),
+        (1, [0, 1, 0, 0, 0], r"factuals\[1\]: one-hot group 1 .*\[0, 0\]"),
+        (1, [1, 1, 0, 1, 0], r"factuals\[1\]: one-hot group 0 .*\[1, 1\]"),
+        (1, [1, 0, 0, 1, 0.613], r"factuals\[1\]: binary feature 4 \('smoker'\) = 0\.613, but a binary feature holds"),
+        (1, [2, -1, 0, 1, 0], r"factuals\[1\]: one-hot group 0 .*\[2, -1\]"),  # sums to 1, but not 0/1
+    ]:
+        x = good.copy()
+        x[row] = bad_row
+        with pytest.raises(ValueError, match=match):
+            c.check_categorical(x)
+
+
+@pytest.mark.parametrize("side", ["lower", "upper"])
+def test_bounds_that_overflow_float32_are_an_error(side):
+    kwargs = {"lower": [-1.0, -1.0], "upper": [1.0, 1.0]}
+    kwargs[side][1] = 1e39 if side == "upper" else -1e39
+    with pytest.raises(ValueError, match=rf"{side} of feature 1 \(x1\) = .*too large for float32"):
+        cftkit.Constraints(**kwargs)
+    kwargs[side][1] = np.inf if side == "upper" else -np.inf  # an explicit infinite bound is unbounded, as documented
+    assert not np.isfinite(getattr(cftkit.Constraints(**kwargs), side)[1])

@@ -551,14 +551,121 @@ def _ends_in(kind):
 def test_models_that_return_probabilities_are_rejected(kind):
     model = _ends_in(kind)
     act = "sigmoid" if kind == "activation-layer" else "softmax"
-    with pytest.raises(ValueError, match=rf"model must return logits, but its last layer applies {act}"):
+    with pytest.raises(ValueError, match=rf"model must return logits, but its output applies {act}"):
         cftkit.search(model, X2, [0, 1])
-    with pytest.raises(ValueError, match=rf"classifier must return logits, but its last layer applies {act}"):
+    with pytest.raises(ValueError, match=rf"classifier must return logits, but its output applies {act}"):
         cftkit.CounterfactualModel(model)
     # logits with a relu/linear head are fine, and so is a CounterfactualModel wrapping them
     ok = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(2)])
     assert cftkit.search(ok, X2, [0, 1]).counterfactual.shape == X2.shape
     assert cftkit.search(cftkit.CounterfactualModel(ok), X2, [0, 1]).counterfactual.shape == X2.shape
+
+
+class _SoftmaxInCall(keras.Model):
+    """Subclassed classifier that applies softmax (or sigmoid) inside call(): no layer shows it."""
+
+    def __init__(self, kind="softmax"):
+        super().__init__()
+        self.kind = kind
+        self.hidden = keras.layers.Dense(4, activation="relu")
+        self.out = keras.layers.Dense(3)
+
+    def call(self, x, training=False):
+        z = self.out(self.hidden(x))
+        return keras.ops.softmax(z) if self.kind == "softmax" else keras.ops.sigmoid(z)
+
+
+def _hidden_probability_models():
+    x = keras.Input((2,))
+    functional = keras.Model(x, keras.ops.softmax(keras.layers.Dense(2)(keras.layers.Dense(4, activation="relu")(x))))
+    functional_sigmoid = keras.Model(x, keras.ops.sigmoid(keras.layers.Dense(2)(x)))
+    sub, sub_sigmoid = _SoftmaxInCall("softmax"), _SoftmaxInCall("sigmoid")
+    for m in (sub, sub_sigmoid):
+        m(np.zeros((1, 2), np.float32))  # build
+    return {"functional-ops-softmax": (functional, "softmax"), "functional-ops-sigmoid": (functional_sigmoid, "sigmoid"),
+            "subclassed-softmax": (sub, "softmax"), "subclassed-sigmoid": (sub_sigmoid, "sigmoid")}
+
+
+@pytest.mark.parametrize("kind", ["functional-ops-softmax", "functional-ops-sigmoid", "subclassed-softmax",
+                                  "subclassed-sigmoid"])
+def test_probability_outputs_without_a_softmax_layer_are_rejected(kind):
+    model, act = _hidden_probability_models()[kind]
+    with pytest.raises(ValueError, match=rf"model must return logits, but .*{act}.*assume_logits=True"):
+        cftkit.search(model, X2, [0, 1])
+    if kind.startswith("functional"):  # CounterfactualModel needs a model with declared inputs
+        with pytest.raises(ValueError, match=rf"classifier must return logits, but .*{act}"):
+            cftkit.CounterfactualModel(model)
+    with pytest.raises(ValueError, match=r"must return logits"):  # the evaluation checks through the same hook
+        cftkit.evaluation.fgsm(model, X2, [0, 1], epsilon=0.1)
+
+
+def test_a_subclassed_probability_model_is_rejected_by_counterfactual_model():
+    inp = keras.Input((2,))
+    inner = _SoftmaxInCall("softmax")
+    wrapped = keras.Model(inp, inner(inp))  # declared inputs, softmax hidden inside a subclassed layer
+    with pytest.raises(ValueError, match=r"classifier must return logits, but its outputs look like softmax"):
+        cftkit.CounterfactualModel(wrapped)
+
+
+def test_logits_in_unit_interval_are_a_false_alarm_that_can_be_overridden():
+    """A logit model whose outputs happen to stay in [0, 1] (tiny weights, biases 0.3/0.5) looks like
+    sigmoid probabilities; ``assume_logits=True`` accepts it, here and everywhere after."""
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    model.set_weights([np.full((2, 2), 1e-5, np.float32), np.array([0.3, 0.5], np.float32)])
+    with pytest.raises(ValueError, match=r"look like sigmoid probabilities"):
+        cftkit.search(model, X2, [0, 1], max_steps=1)
+    res = cftkit.search(model, X2, [0, 1], max_steps=1, assume_logits=True)
+    assert res.counterfactual.shape == X2.shape
+    assert cftkit.search(model, X2, [0, 1], max_steps=1).counterfactual.shape == X2.shape  # remembered
+    other = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    other.set_weights([np.full((2, 2), 1e-5, np.float32), np.array([0.3, 0.5], np.float32)])
+    ct = cftkit.CounterfactualModel(other, assume_logits=True)
+    assert ct.get_config()["assume_logits"] is True
+    with pytest.raises(TypeError, match="assume_logits must be a bool"):
+        cftkit.search(model, X2, [0, 1], assume_logits="yes")
+
+
+def test_constant_or_logit_outputs_are_not_taken_for_probabilities():
+    from cftkit.search import looks_like_probabilities
+
+    assert looks_like_probabilities(np.zeros((5, 2))) is None  # a zero-weight model: no evidence
+    assert looks_like_probabilities(np.tile([0.3, 0.7], (5, 1))) is None  # constant rows summing to 1
+    assert looks_like_probabilities(np.array([[0.1, 0.9], [0.5, 0.5]])) == "softmax"
+    assert looks_like_probabilities(np.array([[0.1, 0.2], [0.5, 0.9]])) == "sigmoid"
+    assert looks_like_probabilities(np.array([[0.1, 1.2], [0.5, 0.5]])) is None
+    fresh = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)])
+    assert cftkit.search(fresh, X2, [0, 1], max_steps=1).counterfactual.shape == X2.shape
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(max_steps=2**31), ValueError, r"max_steps must be an integer <= 2147483647 \(it is stored as int32\)"),
+    (dict(max_steps=2**32 + 3), ValueError, r"max_steps must be an integer <= 2147483647"),
+    (dict(learning_rate=1e300), ValueError, r"learning_rate .*too large for float32"),
+    (dict(nascent_epsilon=1e39), ValueError, r"nascent_epsilon .*too large for float32"),
+    (dict(threshold=1 - 1e-10), ValueError, r"threshold .*rounds to 1.0 in float32"),
+    (dict(cost_weight=1e300), ValueError, r"cost_weight must be finite in float32"),
+    (dict(energy_weight=[1.0, 1e40]), ValueError, r"energy_weight must be finite in float32, the dtype it is stored in; entry 1"),
+    (dict(seed=2**31), ValueError, r"seed must be an integer <= 2147483647"),
+    (dict(seed=-1), ValueError, r"seed must be an integer >= 0"),
+])
+def test_numbers_are_checked_in_the_dtype_they_are_stored_in(model2, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        cftkit.search(model2, X2, [1, 0], **kwargs)
+
+
+def test_model_hyperparameters_are_checked_in_their_dtype():
+    clf = cftkit.build_classifier(2, 2, seed=0)
+    for kwargs, match in [(dict(max_steps=2**31), r"max_steps must be an integer <= 2147483647"),
+                          (dict(lambda_div=1e300), r"lambda_div .*too large for float32"),
+                          (dict(search_learning_rate=1e39), r"search_learning_rate .*too large for float32"),
+                          (dict(threshold=0.99999999999), r"threshold .*rounds to 1.0"),
+                          (dict(seed=2**31), r"seed must be an integer <= 2147483647")]:
+        with pytest.raises(ValueError, match=match):
+            cftkit.CounterfactualModel(clf, **kwargs)
+    model = cftkit.CounterfactualModel(clf)
+    with pytest.raises(ValueError, match=r"lambda_reg .*too large for float32"):
+        model.lambda_reg = 1e300
+    assert model.lambda_reg == pytest.approx(0.1)  # unchanged after the rejected assignment
 
 
 @pytest.mark.parametrize("kwargs, exc, match", [
@@ -615,12 +722,13 @@ def test_categorical_projection_keeps_one_hot_groups_valid_at_every_step():
 
     keras.utils.set_random_seed(1)
     model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)])
-    c = cftkit.Constraints(lower=[-3, 0, 0, 0, 0], upper=[3, 1, 1, 1, 1], categorical_groups=[[1, 2, 3]])
+    c = cftkit.Constraints(lower=[-3, 0, 0, 0, 0], upper=[3, 1, 1, 1, 1], categorical_groups=[[1, 2, 3]],
+                           binary_features=[4])
     rng = np.random.default_rng(0)
     x = np.zeros((64, 5), np.float32)
     x[:, 0] = rng.uniform(-1, 1, 64)
     x[np.arange(64), 1 + rng.integers(0, 3, 64)] = 1.0
-    x[:, 4] = rng.integers(0, 2, 64)  # a binary column (domain exactly [0, 1])
+    x[:, 4] = rng.integers(0, 2, 64)  # a declared binary column
     t = 1 - model.predict(x, verbose=0).argmax(1)
     res = cftkit.search(model, x, t, constraints=c, categorical=True, return_path=True, max_steps=20,
                         learning_rate=2.0, threshold=0.9)

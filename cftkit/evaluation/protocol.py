@@ -147,8 +147,9 @@ def evaluate_counterfactuals(models: dict, dataset, *, n_runs: int = defaults.N_
     label (if it predicts none, the individual is recorded as missing for that model).  One batched
     :func:`cftkit.search` per model covers all runs, λ values and individuals.
 
-    Metrics per counterfactual (after decoding one-hot groups/binary columns when
-    ``decode_categorical``): validity, cost ‖x' − x‖₁, IP against the split's points of the target
+    Metrics per counterfactual (when ``decode_categorical``, the search runs with ``categorical=True``,
+    so the constraints' declared one-hot groups and binary columns hold valid values that keep the
+    mutability constraints): validity, cost ‖x' − x‖₁, IP against the split's points of the target
     class (true labels) and IP* per (run, model, λ, target) group.  As in the reference, a group's
     MMD² is computed on **all** of its counterfactuals (valid or not, subsampled to
     ``mmd_max_samples``) versus up to ``mmd_max_samples`` reference points of the target class, and
@@ -261,7 +262,7 @@ def evaluate_counterfactuals(models: dict, dataset, *, n_runs: int = defaults.N_
         t1 = time.perf_counter()
         cf = res.counterfactual
         if decode_categorical:
-            cf = constraints.decode_categorical(cf)
+            cf = constraints.decode_categorical(cf, factual=res.factual)
         logits = predict_logits(model, cf)
         cols["valid"].append(np.argmax(logits, axis=1) == tg)
         cols["cost"].append(_cost(cf, x_eval[ti]))
