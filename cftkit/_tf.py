@@ -13,15 +13,16 @@ try:
     import tensorflow as tf  # noqa: E402
 except ImportError as exc:  # pragma: no cover - exercised only without TensorFlow
     raise ImportError(
-        "cftkit needs TensorFlow >= 2.16 with Keras 3. Install exactly one of:\n"
+        "cftkit needs TensorFlow >= 2.19 with Keras >= 3.10. Install exactly one of:\n"
         "  pip install 'cftkit[cpu]'   # CPU (tensorflow-cpu, quiet, 1.5 GB)\n"
         "  pip install 'cftkit[gpu]'   # NVIDIA GPU (tensorflow[and-cuda])"
     ) from exc
 
 import keras  # noqa: E402
 
-if not keras.__version__.startswith("3"):  # pragma: no cover
-    raise ImportError(f"cftkit needs Keras 3; found keras {keras.__version__}")
+_KERAS = tuple(int(p) for p in keras.__version__.split(".")[:2] if p.isdigit())
+if len(_KERAS) < 2 or _KERAS[0] != 3 or _KERAS < (3, 10):  # pragma: no cover
+    raise ImportError(f"cftkit needs Keras 3.10 or newer (Keras 3, not tf-keras 2); found keras {keras.__version__}")
 
 import functools  # noqa: E402
 

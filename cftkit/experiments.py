@@ -400,3 +400,305 @@ def figure_bl_vs_ct(models: dict, path: str, *, n: int = 20, seed: int = 0) -> N
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- stored results (package data)
+#: The shipped full-protocol results: ``cftkit/data/results/<dataset>/results.json``, each written by
+#: ``cftkit reproduce`` (``--seeds 10`` for the synthetic data, ``--seeds 1`` for the real data).
+STORED_RESULTS = ("data", "results")
+
+_CELL_NUMBERS = ("reduction_pct", "median", "min", "max", "reduction_sd", "bl_mean", "ct_mean")
+_CELL_COUNTS = ("significant_seeds", "significant_reductions", "significant_increases")
+_SEED_NUMBERS = ("reduction_pct", "reduction_sd", "bl_mean", "ct_mean")
+_GROUPS = {"accuracy": ("bl", "ct", "ct_protected"), "validity": ("bl", "ct", "bl_constrained", "ct_constrained")}
+_PROTOCOL = {"epochs": int, "runs": int, "individuals_per_lambda": int, "seeds": list, "quick": bool}
+
+
+def _results_root(root=None):
+    if root is not None:
+        return os.fspath(root)
+    from importlib import resources
+
+    path = resources.files("cftkit")
+    for part in STORED_RESULTS:  # one joinpath per part (Python 3.10 takes one argument)
+        path = path.joinpath(part)
+    return os.fspath(path)
+
+
+def stored_datasets(root=None) -> tuple:
+    """Datasets with stored results (``<root>/<dataset>/results.json``), in the paper's order.
+
+    ``root`` defaults to the results shipped with cftkit (package data, :data:`STORED_RESULTS`); pass the
+    ``--out`` folder of ``cftkit reproduce --dataset all-synthetic`` to list your own.
+    """
+    root = _results_root(root)
+    order = _presets.SYNTHETIC + _presets.REAL
+    found = [n for n in order if os.path.isfile(os.path.join(root, n, "results.json"))]
+    return tuple(found)
+
+
+def _where(path):
+    return "".join(f"[{p!r}]" for p in path) or "the file"
+
+
+def _need(obj, key, path, source, kind=dict):
+    if not isinstance(obj, dict) or key not in obj:
+        raise ValueError(f"{source}: {_where(path)} has no {key!r} entry (not a results.json of cftkit reproduce, "
+                         f"or a damaged one)")
+    value = obj[key]
+    if kind is not None and not isinstance(value, kind):
+        raise ValueError(f"{source}: {_where(path + [key])} must be a {kind.__name__}; got {value!r}")
+    return value
+
+
+def _number(obj, key, path, source):
+    """A number entry; ``null`` (how ``results.json`` stores NaN) becomes NaN."""
+    value = _need(obj, key, path, source, kind=None)
+    if value is None:
+        obj[key] = float("nan")
+        return obj[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{source}: {_where(path + [key])} must be a number (or null); got {value!r}")
+    obj[key] = float(value)
+    return obj[key]
+
+
+def _count(obj, key, path, source):
+    value = _need(obj, key, path, source, kind=None)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{source}: {_where(path + [key])} must be a count (an int >= 0); got {value!r}")
+    return value
+
+
+def _check_paper(cell, path, source):
+    paper = _need(cell, "paper_v3", path, source, kind=None)
+    if paper is None:
+        return
+    if not isinstance(paper, dict):
+        raise ValueError(f"{source}: {_where(path + ['paper_v3'])} must be null or a dict; got {paper!r}")
+    for k in ("reduction_pct", "reduction_sd"):
+        _number(paper, k, path + ["paper_v3"], source)
+    _need(paper, "significant", path + ["paper_v3"], source, kind=bool)
+    for k in ("bl_mean", "ct_mean"):
+        if k in paper:
+            _number(paper, k, path + ["paper_v3"], source)
+
+
+def check_results(result, *, name: str | None = None, source: str = "results") -> dict:
+    """Check that ``result`` has the layout of a ``results.json`` written by :func:`reproduce`.
+
+    Checks the entries the lessons and :mod:`cftkit.widgets` read: ``dataset``; ``protocol`` (epochs,
+    runs, individuals, seeds, quick); one cell per :data:`TABLE_METRICS` key (reduction, spread, counts
+    of significant seeds, BL/CT means, the paper's value); ``accuracy``, ``validity``; and per training
+    seed its cells and validity.  ``null`` numbers (NaN in ``results.json``) become NaN in place.
+
+    Args:
+        name: the dataset the file must describe (e.g. its folder's name).
+        source: how errors name the checked object (its path).
+
+    Returns:
+        ``result`` (numbers as floats).
+
+    Raises:
+        ValueError: naming the file and the missing or malformed entry.
+
+    Example:
+        >>> check_results({"dataset": "moons"})
+        Traceback (most recent call last):
+        ...
+        ValueError: results: the file has no 'protocol' entry (not a results.json of cftkit reproduce, or a damaged one)
+    """
+    if not isinstance(result, dict):
+        raise ValueError(f"{source}: a results file holds a JSON object (dict); got {type(result).__name__}")
+    dataset = _need(result, "dataset", [], source, kind=str)
+    if dataset not in _presets.PRESETS:
+        raise ValueError(f"{source}: ['dataset'] must name one of the paper's datasets {sorted(_presets.PRESETS)}; "
+                         f"got {dataset!r}")
+    if name is not None and _presets.get(name).dataset != dataset:
+        raise ValueError(f"{source}: holds the results of {dataset!r}, not of {name!r}")
+    protocol = _need(result, "protocol", [], source)
+    for key, kind in _PROTOCOL.items():
+        _need(protocol, key, ["protocol"], source, kind=kind)
+    seeds = _need(result, "seeds", [], source, kind=list)
+    if not seeds or len(seeds) != len(protocol["seeds"]):
+        raise ValueError(f"{source}: ['seeds'] must hold one entry per training seed of ['protocol']['seeds'] "
+                         f"({len(protocol['seeds'])}); got {len(seeds)}")
+    for key in TABLE_METRICS:
+        cell = _need(result, key, [], source)
+        for k in _CELL_NUMBERS:
+            _number(cell, k, [key], source)
+        _need(cell, "significant", [key], source, kind=bool)
+        for k in _CELL_COUNTS:
+            _count(cell, k, [key], source)
+        per_seed = _need(cell, "per_seed_pct", [key], source, kind=list)
+        if len(per_seed) != len(seeds):
+            raise ValueError(f"{source}: {_where([key, 'per_seed_pct'])} must hold one value per seed ({len(seeds)}); "
+                             f"got {len(per_seed)}")
+        cell["per_seed_pct"] = [float("nan") if v is None else _as_float(v, [key, "per_seed_pct"], source)
+                                for v in per_seed]
+        _check_paper(cell, [key], source)
+    for group, keys in _GROUPS.items():
+        g = _need(result, group, [], source)
+        for k in keys:
+            _number(g, k, [group], source)
+    for i, s in enumerate(seeds):
+        path = ["seeds", i]
+        if not isinstance(s, dict):
+            raise ValueError(f"{source}: {_where(path)} must be a dict; got {s!r}")
+        _need(s, "seed", path, source, kind=int)
+        for key in TABLE_METRICS:
+            cell = _need(s, key, path, source)
+            for k in _SEED_NUMBERS:
+                _number(cell, k, path + [key], source)
+            _need(cell, "significant", path + [key], source, kind=bool)
+        validity = _need(s, "validity", path, source)
+        for k in _GROUPS["validity"]:
+            _number(validity, k, path + ["validity"], source)
+    return result
+
+
+def _as_float(value, path, source):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{source}: {_where(path)} must hold numbers (or null); got {value!r}")
+    return float(value)
+
+
+def read_results(path, *, name: str | None = None) -> dict:
+    """Read and check (:func:`check_results`) one ``results.json`` written by ``cftkit reproduce``
+    (``name``: the dataset it must describe)."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            result = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    return check_results(result, name=name, source=path)
+
+
+def stored_results(name: str, *, root=None) -> dict:
+    """The stored full-protocol results of one dataset, checked (:func:`check_results`).
+
+    The results shipped with cftkit (package data, ``cftkit/data/results/<dataset>/results.json``) come
+    from ``cftkit reproduce --dataset all-synthetic --seeds 10`` and ``--dataset all-real --seeds 1``; their
+    ``protocol`` entry records every setting.  ``root`` reads ``<root>/<dataset>/results.json`` instead.
+
+    Args:
+        name: a dataset (aliases as in :func:`cftkit.presets.get`).
+
+    Raises:
+        FileNotFoundError: no stored results for this dataset.
+        ValueError: an unknown dataset, or a file that is not a ``results.json`` of ``cftkit reproduce``.
+
+    Example:
+        >>> res = stored_results("circles")                      # doctest: +SKIP
+        >>> res["ip"]["reduction_pct"], res["ip"]["paper_v3"]["reduction_pct"]  # doctest: +SKIP
+        (58.6..., 58.88)
+    """
+    dataset = _presets.get(name).dataset
+    base = _results_root(root)
+    path = os.path.join(base, dataset, "results.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no stored results for {dataset!r} (no {path}); stored: "
+                                f"{list(stored_datasets(root))}. Make them with: cftkit reproduce --dataset {dataset} "
+                                f"--out {os.path.join(base, dataset)}")
+    return read_results(path, name=dataset)
+
+
+#: The paper's columns of Table I (IP* there is the harness' ℓ = 5), with their names in the lessons.
+PAPER_COLUMNS = {"ip": "IP", "ip_star_5.0": "IP* (ℓ = 5)", "cost": "cost (protected)"}
+
+
+def is_full_protocol(result: dict) -> bool:
+    """Whether a ``results.json`` ran the paper's protocol: not ``quick``, no preset overrides, the
+    preset's epochs, runs and individuals."""
+    p = result["protocol"]
+    preset = _presets.get(result["dataset"])
+    return (not p.get("quick", False) and not p.get("overrides") and p["epochs"] >= preset.epochs
+            and p["runs"] >= preset.eval_runs and p["individuals_per_lambda"] >= preset.eval_individuals)
+
+
+def protocol_summary(result: dict) -> str:
+    """One line saying what a ``results.json`` ran, e.g. ``"full protocol: 10 training seeds, 100 epochs,
+    100 runs × 250 individuals × 5 λ_egy"`` (``"quick run (not the paper's protocol): ..."`` otherwise)."""
+    p = result["protocol"]
+    n = len(p["seeds"])
+    kind = "full protocol" if is_full_protocol(result) else "quick run (not the paper's protocol)"
+    n_l = len(p.get("energy_weights", defaults.EVAL_ENERGY_WEIGHTS))
+    return (f"{kind}: {n} training seed{'s' if n != 1 else ''}, {p['epochs']} epochs, {p['runs']} runs × "
+            f"{p['individuals_per_lambda']} individuals × {n_l} λ_egy")
+
+
+def agreement(ours: float, paper: float, tolerance: float = 0.5) -> str:
+    """How a reduction compares with the paper's: ``"within ±50 %"`` (the paper's sign and a size within
+    ``tolerance`` of it), ``"same sign"``, ``"opposite sign"`` or ``"n/a"`` (a value is missing).
+
+    Example:
+        >>> agreement(53.2, 58.88), agreement(2.2, 58.88), agreement(-5.0, 10.0)
+        ('within ±50 %', 'same sign', 'opposite sign')
+    """
+    ours, paper = float(ours), float(paper)
+    if not (math.isfinite(ours) and math.isfinite(paper)):
+        return "n/a"
+    if abs(ours - paper) <= tolerance * abs(paper):
+        return f"within ±{tolerance * 100:g} %"
+    if ours * paper > 0 or ours == paper == 0:
+        return "same sign"
+    return "opposite sign"
+
+
+def paper_comparison(result: dict, seed: int | None = None, *, tolerance: float = 0.5) -> dict:
+    """Our numbers next to the paper's for one ``results.json`` (the mean over seeds, or one ``seed``).
+
+    Returns a plain dict: ``dataset``, ``seed``, ``label`` (e.g. ``"mean over 10 seeds"``), ``protocol``
+    (:func:`protocol_summary`), ``full`` (:func:`is_full_protocol`); ``metrics`` — per
+    :data:`PAPER_COLUMNS` key: ``label``, ``ours`` (reduction %), ``low``/``high`` (min/max over seeds;
+    the value itself for one seed), ``per_seed`` (reductions), ``significant`` (seeds with a significant
+    reduction), ``increases`` (with a significant increase), ``n_seeds``, ``bl``/``ct`` (our levels),
+    ``paper``, ``paper_sd``, ``paper_significant``, ``paper_bl``/``paper_ct`` (NaN where the paper has none)
+    and ``agreement`` (:func:`agreement`); ``validity`` and ``accuracy`` — ``{"ours": {...}, "paper":
+    {...}}`` with keys ``bl``, ``ct`` (unconstrained, τ = 0.95) and ``bl_constrained``, ``ct_constrained``
+    (protected feature, τ = 0.5) for validity; ``bl``, ``ct`` for accuracy (paper: NaN where unknown).
+    """
+    seeds = result["seeds"]
+    if seed is None:
+        chosen = seeds
+        label = f"mean over {len(seeds)} seed{'s' if len(seeds) != 1 else ''}"
+    else:
+        chosen = [s for s in seeds if s["seed"] == seed]
+        if not chosen:
+            raise ValueError(f"seed must be one of the stored training seeds {[s['seed'] for s in seeds]} "
+                             f"(or None for the mean); got {seed!r}")
+        label = f"seed {seed}"
+    nan = float("nan")
+    key = _presets.get(result["dataset"]).paper_key
+    metrics = {}
+    for m, name in PAPER_COLUMNS.items():
+        cells = [s[m] for s in chosen]
+        per_seed = [float(c["reduction_pct"]) for c in cells]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ours = float(np.nanmean(per_seed))
+            bl, ct = (float(np.nanmean([float(c[k]) for c in cells])) for k in ("bl_mean", "ct_mean"))
+        finite = [v for v in per_seed if math.isfinite(v)]
+        paper = result[m].get("paper_v3") or {}
+        p_red = float(paper.get("reduction_pct", nan))
+        metrics[m] = {"label": name, "ours": ours, "low": min(finite, default=nan), "high": max(finite, default=nan),
+                      "per_seed": per_seed, "n_seeds": len(cells),
+                      "significant": sum(c["significant"] and c["reduction_pct"] > 0 for c in cells),
+                      "increases": sum(c["significant"] and c["reduction_pct"] < 0 for c in cells),
+                      "bl": bl, "ct": ct, "paper": p_red, "paper_sd": float(paper.get("reduction_sd", nan)),
+                      "paper_significant": bool(paper.get("significant", False)),
+                      "paper_bl": float(paper.get("bl_mean", nan)), "paper_ct": float(paper.get("ct_mean", nan)),
+                      "agreement": agreement(ours, p_red, tolerance)}
+    v_keys = _GROUPS["validity"]
+    validity = {k: float(np.mean([float(s["validity"][k]) for s in chosen])) for k in v_keys}
+    pv = _presets.PAPER_VALIDITY.get(key)
+    paper_validity = ({k: nan for k in v_keys} if pv is None else
+                      {"ct": pv[0], "bl": pv[1], "ct_constrained": pv[2], "bl_constrained": pv[3]})
+    acc = result["accuracy"] if seed is None else chosen[0].get("accuracy", result["accuracy"])
+    pa = _presets.PAPER_ACCURACY.get(key)
+    return {"dataset": result["dataset"], "seed": seed, "label": label, "protocol": protocol_summary(result),
+            "full": is_full_protocol(result), "metrics": metrics,
+            "validity": {"ours": validity, "paper": {k: float(v) for k, v in paper_validity.items()}},
+            "accuracy": {"ours": {k: float(acc[k]) for k in ("bl", "ct")},
+                         "paper": {"ct": nan, "bl": nan} if pa is None else {"ct": float(pa[0]), "bl": float(pa[1])}}}

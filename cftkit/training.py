@@ -14,7 +14,9 @@ contiguous chunks), targets uniformly from the classes other than the current pr
 per factual from the training points whose true label is the target; run the batched search
 (ECCCo, T = 30, λ_cost = 0.001, λ_egy = 5) with the current weights; replace non-mature x' by x⁺;
 protect features (§1.3 step 9); the nascent counterfactual (‖Δ‖∞ ≤ ε) is the adversarial example,
-labelled with the factual's true label.  Non-finite updates are skipped and counted.
+labelled with the factual's true label.  A step whose loss is not finite, or whose update would leave
+any weight, BatchNorm statistic or optimizer variable non-finite, is undone as a whole and counted in
+``ct_skipped``.
 
 ``schedule="epoch"`` reproduces the reference code instead: counterfactuals are generated once per
 epoch with frozen weights into a buffer and chunked over the batches (same loss code).
@@ -23,6 +25,7 @@ epoch with frozen weights into a buffer and chunked over the batches (same loss 
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -30,7 +33,7 @@ from . import defaults, generators as _generators
 from ._tf import keras, tf
 from ._validation import as_2d_float, as_labels, check_int, check_non_negative, check_probability
 from .constraints import Constraints
-from .search import check_logits, search_graph
+from .search import check_logits, declare_logits, search_graph
 
 #: Objective presets (ct_method §1.2): which of the CT terms are switched on.
 OBJECTIVES = {
@@ -142,6 +145,71 @@ def _frozen_copy(model: keras.Model) -> keras.Model:
     return copy
 
 
+def shuffle_order(seed, fit, epoch, n):
+    """The order of ``n`` items (rows or batches) in epoch ``epoch`` of the ``fit``-th ``fit`` call.
+
+    Stateless and drawn with Philox only (fold-in and integer keys): unlike float draws or the default
+    algorithm, this gives the same bits in ``tf.data``, in plain graphs and under XLA, so the fused
+    epochs and Keras' own loop see the same order.  Ties between keys are broken by position.
+
+    Example:
+        >>> import numpy as np
+        >>> a = shuffle_order(0, 1, 0, 5).numpy()
+        >>> sorted(a.tolist()), bool(np.array_equal(a, shuffle_order(0, 1, 0, 5).numpy()))
+        ([0, 1, 2, 3, 4], True)
+    """
+    s = tf.stack([tf.cast(seed, tf.int32), tf.constant(0, tf.int32)])
+    for part in (fit, epoch, 21):
+        s = tf.random.experimental.stateless_fold_in(s, tf.cast(part, tf.int32), alg="philox")
+    keys = tf.random.stateless_uniform(tf.reshape(tf.cast(n, tf.int32), [1]), s, minval=None, maxval=None,
+                                       dtype=tf.int32, alg="philox")
+    return tf.argsort(keys, stable=True)
+
+
+class _StepClampedProgbar(keras.callbacks.ProgbarLogger):
+    """Keras' progress bar with the step number clamped to the known number of steps.
+
+    Keras 3.15 reports the end of an execution of ``steps_per_execution`` steps as step
+    ``begin + steps_per_execution - 1`` even when fewer batches were left (one batch of ``predict``
+    with ``steps_per_execution=100`` shows "100/1" and a bar 100 times its width).
+    """
+
+    async_safe = True  # as safe as Keras' own progress bar, which is dispatched asynchronously too
+
+    def _clamp(self, batch):
+        return min(batch, self.target - 1) if self.target else batch
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(self._clamp(batch), logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        super().on_test_batch_end(self._clamp(batch), logs)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        super().on_predict_batch_end(self._clamp(batch), logs)
+
+
+def _python_numbers(value):
+    """Scalars (tensors or numpy) inside evaluate's result as Python floats; other structures unchanged."""
+    if isinstance(value, dict):
+        return {k: _python_numbers(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_python_numbers(v) for v in value)
+    if np.size(value) == 1 and not isinstance(value, (str, bytes)):
+        return float(np.asarray(value))
+    return value
+
+
+def _with_clamped_progbar(callbacks, verbose):
+    """``callbacks`` plus a :class:`_StepClampedProgbar` where Keras would add its own progress bar."""
+    if verbose == 0 or isinstance(callbacks, keras.callbacks.CallbackList):
+        return callbacks  # no bar, or Keras' own list (validation inside fit: its bar is silent there)
+    callbacks = list(callbacks or [])
+    if not any(isinstance(c, keras.callbacks.ProgbarLogger) for c in callbacks):
+        callbacks.append(_StepClampedProgbar())
+    return callbacks
+
+
 def build_classifier(n_features: int, n_classes: int, hidden=(32,), *, activation="relu", seed=None,
                      name="classifier") -> keras.Model:
     """The paper's MLP (ct_method §3.1): Dense(32, relu) → Dense(K) logits, Glorot-uniform, zero bias.
@@ -174,6 +242,7 @@ class _HyperParameters:
                                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         self.steps_per_epoch = tf.Variable(1, dtype=tf.int64, trainable=False, name="ct_steps_per_epoch")
         self.start_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="ct_start_epoch")
+        self.fit = tf.Variable(0, dtype=tf.int64, trainable=False, name="ct_fit")  # fit calls so far (shuffle seed)
         self.use = {k: tf.Variable(1.0, trainable=False, name=f"use_{k}") for k in ("div", "reg", "adv")}
         self.pool = None  # training pool variables, set by CounterfactualModel.set_training_pool
         self.epoch_samples = None  # (epochs, n_CE) factual indices, drawn by fit
@@ -198,6 +267,8 @@ class CounterfactualModel(keras.Model):
         cost_weight, energy_weight, adversarial_epsilon: hyperparameters held in ``tf.Variable``s, so
             changing them between ``fit`` calls (``model.lambda_div = 0.1``) takes effect without
             recompiling.
+        assume_logits: skip the check that ``classifier`` returns logits (structure and a numeric
+            probe), for a false alarm; see :func:`cftkit.search.check_logits`.
 
     Labels ``y`` are integer class indices.  ``fit`` on arrays sets the training pool the factuals
     and x⁺ are drawn from; for ``tf.data`` inputs call :meth:`set_training_pool` first.
@@ -219,7 +290,7 @@ class CounterfactualModel(keras.Model):
                  lambda_adv=defaults.LAMBDA_ADV, threshold=defaults.THRESHOLD, max_steps=defaults.TRAIN_MAX_STEPS,
                  search_learning_rate=defaults.LEARNING_RATE, cost_weight=defaults.TRAIN_COST_WEIGHT,
                  energy_weight=defaults.TRAIN_ENERGY_WEIGHT, adversarial_epsilon=defaults.NASCENT_EPSILON,
-                 **kwargs):
+                 assume_logits: bool = False, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(classifier, keras.Model):
             raise TypeError(f"classifier must be a keras.Model returning logits; got {type(classifier).__name__}")
@@ -231,7 +302,13 @@ class CounterfactualModel(keras.Model):
             raise ValueError(f"classifier must take (N, D) inputs; its input shape is {in_shape}")
         if len(out_shape) != 2 or out_shape[1] is None or out_shape[1] < 2:
             raise ValueError(f"classifier must return (N, K) logits with K >= 2; its output shape is {out_shape}")
-        check_logits(classifier, "classifier")
+        if not isinstance(assume_logits, (bool, np.bool_)):
+            raise TypeError(f"assume_logits must be a bool; got {assume_logits!r}")
+        self.assume_logits = bool(assume_logits)
+        if self.assume_logits:
+            declare_logits(classifier)
+        # Structure first, then a numeric probe (softmax inside a subclassed call() has no structure).
+        check_logits(classifier, "classifier", sample=np.zeros((1,) + in_shape[1:], np.float32))
         self.classifier = classifier
         self.n_features = int(in_shape[1])
         self.n_classes = int(out_shape[1])
@@ -331,7 +408,8 @@ class CounterfactualModel(keras.Model):
             generator["vae"] = keras.saving.serialize_keras_object(self.revise_vae)
         config = {"classifier": keras.saving.serialize_keras_object(self.classifier), "objective": self._objective,
                   "constraints": self.constraints.get_config(), "n_ce": self.n_ce, "schedule": self.schedule,
-                  "generator": generator, "burnin": self.burnin, "seed": self.seed, "name": self.name}
+                  "generator": generator, "burnin": self.burnin, "seed": self.seed, "name": self.name,
+                  "assume_logits": self.assume_logits}
         config.update(self.hyperparameters)
         return config
 
@@ -388,6 +466,10 @@ class CounterfactualModel(keras.Model):
     # ------------------------------------------------------------------ training pool
     def set_training_pool(self, x, y):
         """Set the data factuals and target samples x⁺ are drawn from (the whole training set)."""
+        self._assign_pool(self._pool_arrays(x, y))
+
+    def _pool_arrays(self, x, y) -> dict:
+        """The training pool's arrays, validated (nothing about the model changes here)."""
         x = as_2d_float(x, "x", n_features=self.n_features)
         y = as_labels(_class_indices(y, self.n_classes), "y", n=x.shape[0], n_classes=self.n_classes)
         present = np.bincount(y, minlength=self.n_classes)
@@ -395,7 +477,9 @@ class CounterfactualModel(keras.Model):
             raise ValueError(f"y must contain at least two classes for counterfactual training; got only {np.unique(y)}")
         order = np.argsort(y, kind="stable").astype(np.int32)
         starts = np.concatenate([[0], np.cumsum(present)[:-1]]).astype(np.int32)
-        arrays = {"x": x, "y": y, "order": order, "class_start": starts, "class_count": present.astype(np.int32)}
+        return {"x": x, "y": y, "order": order, "class_start": starts, "class_count": present.astype(np.int32)}
+
+    def _assign_pool(self, arrays: dict):
         pool = self._hp.pool
         if pool is not None and all(pool[k].shape == v.shape for k, v in arrays.items()):
             for k, v in arrays.items():  # same shapes: new values, no retrace
@@ -417,22 +501,54 @@ class CounterfactualModel(keras.Model):
             validation_data=None, shuffle=True, steps_per_epoch=None, fuse_epochs="auto", **kwargs):
         """``keras.Model.fit``; on arrays it also sets the training pool and #batches per epoch.
 
+        Every argument is checked before anything about the model changes (training pool, epoch
+        samples, traced functions): a ``fit`` that raises leaves the model as it was.
+
+        ``shuffle`` (True, False, "batch"; array inputs): True permutes the rows every epoch, "batch" the
+        order of the batches (each batch keeps its rows).  The order is drawn from the model's ``seed``,
+        the number of ``fit`` calls so far and the epoch (:func:`shuffle_order`), so it is the same in
+        every process and on both code paths below; Keras' own, unseeded shuffle is not used.
+
         ``fuse_epochs`` ("auto", True, False): run each epoch as one compiled program when the inputs
         allow it (in-memory arrays in equal batches, ``steps_per_execution`` ≥ batches per epoch, no
-        ``tf.distribute`` strategy; see :meth:`_fused_epoch_data`).  The progress bar then counts one
+        ``tf.distribute`` strategy; see :meth:`_fused_mode`).  The progress bar then counts one
         step per epoch; the training itself is unchanged.
         """
-        if fuse_epochs not in ("auto", True, False):  # before anything about the model changes
+        self._assert_compile_called("fit")
+        if fuse_epochs not in ("auto", True, False):
             raise ValueError(f"fuse_epochs must be 'auto', True or False; got {fuse_epochs!r}")
+        if not isinstance(shuffle, (bool, np.bool_)) and not (isinstance(shuffle, str) and shuffle == "batch"):
+            raise ValueError(f"shuffle must be True, False or 'batch'; got {shuffle!r}")
+        shuffle = "batch" if isinstance(shuffle, str) else bool(shuffle)
+        if batch_size is not None:
+            batch_size = check_int(batch_size, "batch_size", minimum=1)
+        epochs = check_int(epochs, "epochs", minimum=0)
+        if steps_per_epoch is not None:
+            steps_per_epoch = check_int(steps_per_epoch, "steps_per_epoch", minimum=1)
+        if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real) or \
+                not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"validation_split must be a fraction in [0, 1); got {validation_split!r}")
         is_array = x is not None and not isinstance(x, tf.data.Dataset) and hasattr(x, "__len__")
+        split = bool(validation_split) and validation_data is None  # Keras: validation_data wins
+        if split and not is_array:
+            raise ValueError("validation_split needs in-memory arrays x and y; give validation_data instead")
+        self._check_validation_data(validation_data)
+        pool = None
         if is_array:
-            n = len(x)
-            n_fit = int(math.floor(n * (1.0 - validation_split))) if validation_split else n
             if y is None:
                 raise ValueError("y must be given when x is an array")
-            y = _class_indices(y, self.n_classes)  # Keras' loss below gets the same indices as the pool
-            self.set_training_pool(np.asarray(x)[:n_fit], y[:n_fit])
+            x, y = self._check_xy(x, y)  # Keras' loss below gets the same indices as the pool
+            n = x.shape[0]
+            n_fit = int(math.floor(n * (1.0 - validation_split))) if split else n
+            if n_fit < 1:
+                raise ValueError(f"validation_split={validation_split} leaves none of the {n} rows of x to train on")
+            sample_weight = kwargs.get("sample_weight")
+            if sample_weight is not None and (np.ndim(sample_weight) < 1 or len(sample_weight) != n):
+                raise ValueError(f"sample_weight must have one entry per row of x ({n}); got shape "
+                                 f"{np.shape(sample_weight)}")
+            pool = self._pool_arrays(x[:n_fit], y[:n_fit])
             spe = steps_per_epoch or int(math.ceil(n_fit / (batch_size or 32)))
+            pool_size = n_fit
         else:
             if self._pool is None and self.needs_counterfactuals:
                 raise ValueError("for tf.data inputs call model.set_training_pool(x, y) before fit")
@@ -442,30 +558,99 @@ class CounterfactualModel(keras.Model):
                 spe = card if card > 0 else None
             if spe is None:
                 raise ValueError("steps_per_epoch is needed: the dataset's number of batches is unknown")
-        self._configure_epoch(int(spe), epochs)
-        fused = self._fused_epoch_data(x, y, is_array, batch_size, validation_split, shuffle, steps_per_epoch,
-                                       kwargs, fuse_epochs)
-        mode = None if fused is None else fused[1]
+            pool_size = None if self._pool is None else self._pool_size
+        plan = self._epoch_plan(int(spe), pool_size)
+        mode = self._fused_mode(x, is_array, batch_size, validation_split, shuffle, steps_per_epoch, kwargs,
+                                fuse_epochs)
+        # Everything is valid: from here on the model changes.
+        if pool is not None:
+            self._assign_pool(pool)
+        self._configure_epoch(plan, epochs)
         if mode != self._fused:
             self.train_function = None
         self._fused = mode
-        if fused is not None:  # one element per epoch: the whole epoch, batched along axis 0
-            x, y, batch_size, shuffle = fused[0], None, None, False
-        return super().fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
-                           validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
-                           steps_per_epoch=steps_per_epoch, **kwargs)
+        if is_array and batch_size is not None and (validation_data is not None or split):
+            kwargs.setdefault("validation_batch_size", batch_size)  # batch_size is not passed on below
+        if mode is not None:  # one element per epoch: the whole epoch, batched along axis 0
+            x, y, batch_size, shuffle = self._fused_epoch_data(x, y, batch_size), None, None, False
+        elif is_array and shuffle:  # Keras' loop on a seeded, reshuffled-every-epoch tf.data pipeline
+            if split:
+                val = (x[n_fit:], y[n_fit:])
+                if kwargs.get("sample_weight") is not None:
+                    val += (np.asarray(kwargs["sample_weight"])[n_fit:],)
+                validation_data, validation_split = val, 0.0
+            weights = kwargs.pop("sample_weight", None)
+            weights = None if weights is None else np.asarray(weights)[:n_fit]
+            x, y = self._shuffled_data(x[:n_fit], y[:n_fit], weights, batch_size or 32, shuffle), None
+            batch_size, shuffle, steps_per_epoch = None, False, int(spe)
+        return super().fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                           callbacks=_with_clamped_progbar(callbacks, verbose), validation_split=validation_split,
+                           validation_data=validation_data, shuffle=shuffle, steps_per_epoch=steps_per_epoch,
+                           **kwargs)
 
-    def _fused_epoch_data(self, x, y, is_array, batch_size, validation_split, shuffle, steps_per_epoch, kwargs,
-                          fuse_epochs):
-        """The dataset for running a whole epoch as one (XLA) program, or ``None`` for Keras' own loop.
+    def _check_xy(self, x, y):
+        """``x`` as float32 ``(N, D)`` and ``y`` as int32 class indices of the same length, or raise."""
+        x = as_2d_float(x, "x", n_features=self.n_features)
+        y = as_labels(_class_indices(y, self.n_classes), "y", n_classes=self.n_classes)
+        if y.shape[0] != x.shape[0]:
+            raise ValueError(f"x and y must have the same number of rows; got {x.shape[0]} rows in x and "
+                             f"{y.shape[0]} labels in y")
+        return x, y
+
+    def _check_validation_data(self, data):
+        """Shapes of array ``validation_data`` (Keras would only look at them after the first epoch)."""
+        if data is None or isinstance(data, tf.data.Dataset) or not isinstance(data, (tuple, list)):
+            return
+        if len(data) not in (2, 3):
+            raise ValueError(f"validation_data must be (x_val, y_val) or (x_val, y_val, sample_weight_val); got a "
+                             f"{type(data).__name__} of length {len(data)}")
+        if not all(hasattr(v, "__len__") for v in data):
+            return
+        xv = np.asarray(data[0])
+        if xv.ndim != 2 or xv.shape[1] != self.n_features:
+            raise ValueError(f"validation_data's x must have shape (N, {self.n_features}); got shape {xv.shape}")
+        for what, v in zip(("y", "sample_weight"), data[1:]):
+            if np.ndim(v) < 1 or len(v) != xv.shape[0]:
+                raise ValueError(f"validation_data's {what} must have one entry per row of its x ({xv.shape[0]}); "
+                                 f"got shape {np.shape(v)}")
+
+    def _shuffled_data(self, x, y, sample_weight, batch_size, shuffle):
+        """Batches of ``(x, y[, sample_weight])`` for Keras' loop, in the order of :func:`shuffle_order`.
+
+        One pass per epoch, endlessly (``fit`` gives Keras ``steps_per_epoch``); epoch e of this fit uses
+        the same order as a fused epoch e would.  The arrays enter the pipeline once, as one element.
+        """
+        n, bs = int(x.shape[0]), int(batch_size)
+        nb = int(math.ceil(n / bs))
+        seed, fit = self.seed, self._fit_count
+
+        def epoch_batches(epoch):
+            if shuffle == "batch":
+                starts = tf.cast(shuffle_order(seed, fit, epoch, nb), tf.int64) * bs
+                return tf.data.Dataset.from_tensor_slices(starts).map(
+                    lambda s: tf.range(s, tf.minimum(s + bs, n), dtype=tf.int64))
+            order = tf.cast(shuffle_order(seed, fit, epoch, n), tf.int64)
+            return tf.data.Dataset.range(nb).map(lambda j: order[j * bs:tf.minimum(j * bs + bs, n)])
+
+        arrays = (x, y) if sample_weight is None else (x, y, sample_weight)
+        indices = tf.data.Dataset.counter().flat_map(epoch_batches)
+        data = tf.data.Dataset.zip((indices, tf.data.Dataset.from_tensors(arrays).repeat()))
+        data = data.map(lambda idx, arrs: tuple(tf.gather(a, idx) for a in arrs), num_parallel_calls=tf.data.AUTOTUNE)
+        options = tf.data.Options()
+        options.experimental_optimization.apply_default_optimizations = False
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return data.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+    def _fused_mode(self, x, is_array, batch_size, validation_split, shuffle, steps_per_epoch, kwargs, fuse_epochs):
+        """The shuffle mode of fused epochs ("rows", "batch", "none"), or ``None`` for Keras' own loop.
 
         Keras' loop pays ~0.4 ms per step at batch 30 (iterator, cond and launch of the compiled step)
         and ~10 ms per ``tf.data`` iterator (two per epoch), far more than a 2-D CT step computes
         (~0.1 ms under XLA).  When the data are in-memory arrays that split into equal batches and
         ``steps_per_execution`` already covers an epoch (one call per epoch, so callbacks see the
         same), the epoch runs as one ``tf.while_loop`` over the batches instead: the same steps in the
-        same order.  ``shuffle=True``/``"batch"`` permute rows/batches inside the program, seeded by the
-        model's ``seed`` and the optimizer's iteration count (reproducible, not Keras' permutation).
+        same order (shuffled as on Keras' loop, by :func:`shuffle_order`).  Raises when
+        ``fuse_epochs=True`` and the inputs do not allow it.
         """
         if fuse_epochs is False:
             return None
@@ -486,8 +671,6 @@ class CounterfactualModel(keras.Model):
             reasons.append("the model runs eagerly")
         if self._distribute_strategy is not None or tf.distribute.has_strategy():
             reasons.append("a tf.distribute strategy is active")
-        if not getattr(self, "compiled", False):
-            return None  # Keras' fit raises its own error
         spe = getattr(self, "steps_per_execution", 1) or 1
         if is_array and not reasons and spe < n // bs:
             reasons.append(f"steps_per_execution ({spe}) is below the {n // bs} batches "
@@ -497,13 +680,14 @@ class CounterfactualModel(keras.Model):
                 raise ValueError("fuse_epochs=True needs in-memory arrays in equal batches, steps_per_execution "
                                  ">= batches per epoch and no strategy; here " + "; ".join(reasons))
             return None
-        x = np.asarray(x)
-        y = np.asarray(y)
+        return "batch" if shuffle == "batch" else ("rows" if shuffle else "none")
+
+    def _fused_epoch_data(self, x, y, batch_size):
+        """The dataset of fused epochs: one element, the whole epoch as ``(batches, batch_size, ...)``."""
+        bs = batch_size or 32
         if np.issubdtype(x.dtype, np.floating):
             x = x.astype(keras.backend.floatx())
-        if np.issubdtype(y.dtype, np.floating):
-            y = y.astype(keras.backend.floatx())
-        nb = n // bs
+        nb = x.shape[0] // bs
         # Build metrics and the optimizer now: the epoch's while loop must not create variables.
         self._symbolic_build(data_batch=(x[:bs], y[:bs]))
         xs = tf.constant(x.reshape((nb, bs) + x.shape[1:]))
@@ -512,8 +696,7 @@ class CounterfactualModel(keras.Model):
         options = tf.data.Options()
         options.experimental_optimization.apply_default_optimizations = False
         options.autotune.enabled = False
-        mode = "batch" if shuffle == "batch" else ("rows" if shuffle else "none")
-        return tf.data.Dataset.from_tensors((xs, ys)).with_options(options), mode
+        return tf.data.Dataset.from_tensors((xs, ys)).with_options(options)
 
     def make_train_function(self, force=False):
         """Keras' train function, or with fused epochs one program per epoch (see :meth:`fit`)."""
@@ -527,13 +710,13 @@ class CounterfactualModel(keras.Model):
         @tf.autograph.experimental.do_not_convert
         def run_epoch(xs, ys):
             nb, bs = tf.shape(xs)[0], tf.shape(xs)[1]
-            if mode != "none":  # shuffle in the program, seeded by (seed, epoch): stateless, XLA-friendly
-                seed = self._seed(self.optimizer.iterations, 21)  # unique per epoch, across fits
+            if mode != "none":  # shuffle in the program: stateless, XLA-friendly, the order of Keras' loop
+                epoch = self._hp.step // self._hp.steps_per_epoch  # of this fit (the step count starts at 0)
                 if mode == "batch":
-                    order = tf.argsort(tf.random.stateless_uniform([nb], seed))
+                    order = shuffle_order(self.seed, self._hp.fit, epoch, nb)
                     xs, ys = tf.gather(xs, order), tf.gather(ys, order)
                 else:
-                    order = tf.argsort(tf.random.stateless_uniform([nb * bs], seed))
+                    order = shuffle_order(self.seed, self._hp.fit, epoch, nb * bs)
                     flat = lambda a: tf.reshape(a, tf.concat([[nb * bs], tf.shape(a)[2:]], 0))
                     xs = tf.reshape(tf.gather(flat(xs), order), tf.shape(xs))
                     ys = tf.reshape(tf.gather(flat(ys), order), tf.shape(ys))
@@ -555,21 +738,28 @@ class CounterfactualModel(keras.Model):
         self.train_function = function
         return function
 
-    def _configure_epoch(self, steps_per_epoch: int, epochs: int):
+    def _epoch_plan(self, steps_per_epoch: int, pool_size: int | None) -> tuple:
+        """``(chunk, local chunk, n_CE, #batches)`` of an epoch, or raise (nothing changes here)."""
         n_batches = max(1, steps_per_epoch)
         n_ce = max(self.n_ce, n_batches)  # ct_method §1.3 step 2: n_CE is raised to #batches
-        if self._pool is not None and self.needs_counterfactuals and n_ce > self._pool_size:
-            raise ValueError(f"n_ce={n_ce} exceeds the training size ({self._pool_size}): factuals are drawn "
+        if pool_size is not None and self.needs_counterfactuals and n_ce > pool_size:
+            raise ValueError(f"n_ce={n_ce} exceeds the training size ({pool_size}): factuals are drawn "
                              f"without replacement (lower n_ce)")
-        if self._pool is not None:
-            n_ce = min(n_ce, self._pool_size)  # only reached by vanilla models, which draw nothing
+        if pool_size is not None:
+            n_ce = min(n_ce, pool_size)  # only reached by vanilla models, which draw nothing
         chunk = int(math.ceil(n_ce / n_batches))
         replicas = self.distribute_strategy.num_replicas_in_sync
         if self.schedule == "epoch" and replicas > 1:
             raise ValueError("schedule='epoch' (the reference's per-epoch buffer) runs on one replica only; "
                              "use schedule='step' under a multi-replica tf.distribute strategy")
         local = int(math.ceil(chunk / replicas))
-        key = (chunk, local, n_ce, n_batches)
+        return chunk, local, n_ce, n_batches
+
+    def _configure_epoch(self, key: tuple, epochs: int):
+        """Set up this fit's epochs from :meth:`_epoch_plan`'s ``key`` (after all validation)."""
+        chunk, local, n_ce, n_batches = key
+        self._fit_count = getattr(self, "_fit_count", 0) + 1
+        self._hp.fit.assign(self._fit_count)
         if key != self._chunk:
             self._chunk = key
             self.train_function = None
@@ -585,7 +775,6 @@ class CounterfactualModel(keras.Model):
         """Step 2 of Algorithm 1 for every epoch of this fit, drawn up front on the host: each row holds
         the epoch's n_CE factual indices, sampled without replacement from the pool.  (Sorting inside
         every train_step cost more than the search itself on small data.)"""
-        self._fit_count = getattr(self, "_fit_count", 0) + 1
         rng = np.random.default_rng([self.seed, self._fit_count])
         n = self._pool_size
         rows = np.stack([rng.permutation(n)[:n_ce] for _ in range(max(1, epochs))]).astype(np.int32)
@@ -722,12 +911,18 @@ class CounterfactualModel(keras.Model):
         else:
             tuples, size = tf.cond(ct_on, lambda: self._step_counterfactuals(i, epoch), self._no_counterfactuals)
         on = tf.cast(ct_on, tf.float32)
+        if not self.optimizer.built:
+            self.optimizer.build(self.trainable_weights)
+        # Everything this step may write, as it was: a step that would leave any of it non-finite is undone.
+        state = self._step_variables()
+        snapshot = [tf.identity(v.value) for v in state]
         with tf.GradientTape() as tape:
             loss, terms, y_pred = self.compute_ct_loss(x, y, tuples, size, on, sample_weight=sample_weight)
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.trainable_weights)
-        finite = self._all_replicas_finite(loss)
-        self._apply_if_finite(grads, finite)
+        self._apply_if_finite(grads, self._all_replicas_finite(loss))
+        finite = self._all_replicas_finite(loss, *[v.value for v in state if tf.as_dtype(v.dtype).is_floating])
+        self._undo_unless(finite, state, snapshot)
         # Trackers get unscaled, per-replica means (Keras' Mean aggregates replicas correctly).
         n_b = tf.shape(x)[0]
         clf, w = terms["clf"], tuples["weight"]
@@ -739,7 +934,10 @@ class CounterfactualModel(keras.Model):
             tracker.update_state(terms[key] * size / safe, sample_weight=n_local * on)
         self.maturity_tracker.update_state(tf.cast(tuples["mature"], tf.float32), sample_weight=w * on)
         self.steps_tracker.update_state(tf.cast(tuples["steps"], tf.float32), sample_weight=w * on)
-        self.skipped_tracker.update_state(1.0 - tf.cast(finite, tf.float32))
+        # One count per skipped step, not per replica (every replica skips; the Sum adds the replicas up).
+        ctx = tf.distribute.get_replica_context()
+        first = tf.constant(True) if ctx is None else tf.equal(ctx.replica_id_in_sync_group, 0)
+        self.skipped_tracker.update_state(tf.cast(~finite & first, tf.float32))
         step.assign_add(1)
         logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
         if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
@@ -754,6 +952,19 @@ class CounterfactualModel(keras.Model):
         logs = super().test_step(data)
         training_only = {t.name for t in self._ct_trackers}
         return {k: v for k, v in logs.items() if k not in training_only}
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False, **kwargs):
+        """``keras.Model.evaluate``; its progress bar never counts past the number of batches, and it returns
+        Python floats (older Keras 3 releases, e.g. Colab's 3.10, return tensors here)."""
+        out = super().evaluate(x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight, steps=steps,
+                               callbacks=_with_clamped_progbar(callbacks, verbose), return_dict=return_dict, **kwargs)
+        return _python_numbers(out)
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """``keras.Model.predict``; its progress bar never counts past the number of batches."""
+        return super().predict(x, batch_size=batch_size, verbose=verbose, steps=steps,
+                               callbacks=_with_clamped_progbar(callbacks, verbose))
 
     @property
     def _ct_trackers(self):
@@ -786,15 +997,36 @@ class CounterfactualModel(keras.Model):
         loss = hp["lambda_clf"] * clf + ct_terms
         return loss, {"clf": clf, "div": div, "reg": reg, "adv": adv}, y_pred
 
-    def _all_replicas_finite(self, loss):
-        bad = tf.cast(~tf.math.is_finite(loss), tf.float32)
+    def _step_variables(self):
+        """The variables a training step writes: the model's weights, trainable and not (BatchNorm's moving
+        statistics), and the optimizer's (slots, iteration count, a loss scale's state)."""
+        seen, out = set(), []
+        for v in (*self.trainable_weights, *self.classifier.weights, *self.optimizer.variables):
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+        return out
+
+    def _all_replicas_finite(self, *values):
+        """Whether every entry of every value is finite on every replica (one all-reduce).
+
+        One reduction over all values at once: under XLA each separate reduction is a kernel of its own,
+        and on CPU each kernel adds compile time (~50 ms).
+        """
+        groups = {}
+        for v in values:
+            groups.setdefault(v.dtype, []).append(tf.reshape(v, [-1]))
+        ok = [tf.reduce_all(tf.math.is_finite(g[0] if len(g) == 1 else tf.concat(g, 0))) for g in groups.values()]
+        ok = ok[0] if len(ok) == 1 else tf.reduce_all(tf.stack(ok))
+        bad = tf.cast(~ok, tf.float32)
         ctx = tf.distribute.get_replica_context()
         if ctx is not None and ctx.num_replicas_in_sync > 1:
             bad = ctx.all_reduce(tf.distribute.ReduceOp.SUM, bad)
         return bad < 0.5
 
     def _apply_if_finite(self, grads, finite):
-        """Skip the whole update when the batch loss is Inf/NaN (ct_method §1.1, CT:training.jl L183)."""
+        """Skip the optimizer's update when the batch loss is Inf/NaN (ct_method §1.1, CT:training.jl L183);
+        :meth:`_undo_unless` then undoes the rest of the step (and any update that overflowed)."""
         variables = self.trainable_weights
         ctx = tf.distribute.get_replica_context()
         multi = ctx is not None and ctx.num_replicas_in_sync > 1
@@ -818,6 +1050,37 @@ class CounterfactualModel(keras.Model):
             tf.cond(ok, apply, lambda: tf.constant(False))
 
         ctx.merge_call(cross_replica, args=(grads, finite))
+
+    def _undo_unless(self, finite, variables, snapshot):
+        """Assign ``snapshot`` back to ``variables`` unless ``finite`` (the same on every replica).
+
+        The step is then skipped as a whole: weights, BatchNorm statistics and optimizer slots keep
+        their values and the optimizer's ``iterations`` does not advance (as in Keras'
+        ``LossScaleOptimizer``).  Under ``tf.distribute`` the restore goes through
+        ``extended.update``, as the optimizer's own update does.
+        """
+        tf_vars = [v.value for v in variables]
+        ctx = tf.distribute.get_replica_context()
+        if ctx is None or ctx.num_replicas_in_sync == 1:
+            def restore():
+                for var, old in zip(tf_vars, snapshot):
+                    var.assign(old)
+                return tf.constant(False)
+
+            tf.cond(finite, lambda: tf.constant(True), restore)
+            return
+
+        def distributed(distribution, finite, snapshot):
+            ok = tf.reduce_all(tf.stack(distribution.experimental_local_results(finite)))
+
+            def restore():
+                for var, old in zip(tf_vars, snapshot):
+                    distribution.extended.update(var, lambda v, o: v.assign(o), args=(old,), group=False)
+                return tf.constant(False)
+
+            tf.cond(ok, lambda: tf.constant(True), restore)
+
+        tf.__internal__.distribute.interim.maybe_merge_call(distributed, ctx.strategy, finite, snapshot)
 
 
 def _hp_property(name):

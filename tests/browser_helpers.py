@@ -1,6 +1,6 @@
 """Helpers for the browser tests: a throwaway JupyterLab server and Playwright (headless Debian Chromium).
 
-Recipe measured in ``shared/docs/engineering_notes.md`` §4:
+Recipe (measured on the project's 2-core machines):
 
 * the server listens on 127.0.0.1 only, with a token, ``--allow-root`` (CI runs as root), a throwaway
   ``HOME``/``JUPYTER_*``/``IPYTHONDIR``, news and update checks off, and the two TF log variables set;
@@ -44,6 +44,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-dev-shm-usage"]
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+#: the browser window: a 1024 px wide laptop screen, where no readout may be clipped
+VIEWPORT = {"width": 1024, "height": 900}
 
 #: JupyterLab user settings for the throwaway profile: no news/update toast, every cell in the DOM.
 LAB_SETTINGS = {
@@ -243,7 +246,7 @@ def browser_context(guard: NetworkGuard):
     with sp() as p:
         browser = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000}, service_workers="block")
+            context = browser.new_context(viewport=VIEWPORT, service_workers="block")
             guard.install(context)
             yield browser, context
             context.close()
@@ -405,3 +408,86 @@ def wait_for_change(page, fn, before, timeout_s: float = 60.0, what: str = "valu
 
 def count_text(page, text: str) -> int:
     return page.get_by_text(text).count()
+
+
+# --------------------------------------------------------------------------- widget controls, generically
+#: the kinds of ipywidgets controls a lesson's widget can have, as CSS selectors of the element to drive
+CONTROL_KINDS = {
+    "slider": ".widget-slider:not(.widget-play .widget-slider)",
+    "dropdown": ".widget-dropdown select",
+    "toggle-buttons": ".widget-toggle-buttons",
+    "checkbox": ".widget-checkbox input[type=checkbox]",
+    "button": "button.jupyter-button:not(.widget-toggle-button):not(.widget-play button)",
+}
+
+CLIPPED_JS = """(panel) => {
+  const out = [];
+  for (const el of panel.querySelectorAll('.jp-OutputArea .widget-readout, .jp-OutputArea .widget-label')) {
+    if (!el.offsetParent) continue;  // hidden
+    if (el.scrollWidth > el.clientWidth + 1)
+      out.push({text: (el.textContent || '').trim(), scroll: el.scrollWidth, client: el.clientWidth,
+                cls: el.className});
+  }
+  return out;
+}"""
+
+
+def clipped_readouts(panel) -> list:
+    """Readouts and control labels under the notebook's outputs whose text does not fit (scrollWidth > clientWidth)."""
+    return panel.evaluate(CLIPPED_JS)
+
+
+def widget_cells(panel) -> list:
+    """Cells whose output holds a live widget with at least one control and a rendered image."""
+    cells = []
+    outputs = panel.locator(".jp-Cell")
+    for i in range(outputs.count()):
+        cell = outputs.nth(i)
+        if not cell.locator(".jp-OutputArea .jupyter-widgets").count():
+            continue
+        if not any(src.startswith("data:image") for src in image_sources(cell)):
+            continue
+        if any(cell.locator(sel).count() for sel in CONTROL_KINDS.values()):
+            cells.append(cell)
+    return cells
+
+
+def enabled(locator) -> bool:
+    with contextlib.suppress(Exception):
+        if locator.is_disabled():
+            return False
+    cls = locator.get_attribute("class") or ""
+    return "mod-disabled" not in cls and locator.locator(".noUi-target[disabled]").count() == 0
+
+
+def change_control(page, kind: str, control) -> str:
+    """Change one control of ``kind`` the way a student would; returns a description, or "" if it can't."""
+    if kind == "slider":
+        before, after = nudge_slider(page, control, presses=1)
+        if after == before:  # at the end of its range
+            before, after = nudge_slider(page, control, presses=1, key="ArrowLeft")
+        return f"slider {before} -> {after}" if after != before else ""
+    if kind == "dropdown":
+        options = control.locator("option").evaluate_all("os => os.map(o => o.value)")
+        current = control.input_value()
+        other = [o for o in options if o != current]
+        if not other:
+            return ""
+        control.select_option(other[0])
+        return f"dropdown {current!r} -> {other[0]!r}"
+    if kind == "toggle-buttons":
+        buttons = control.locator("button")
+        for j in range(buttons.count()):
+            b = buttons.nth(j)
+            if "mod-active" not in (b.get_attribute("class") or "") and enabled(b):
+                b.click()
+                return f"toggle -> {(b.text_content() or '').strip()!r}"
+        return ""
+    if kind == "checkbox":
+        control.click()
+        return "checkbox toggled"
+    if kind == "button":
+        control.scroll_into_view_if_needed()
+        control.click()
+        return f"button {(control.text_content() or '').strip()!r}"
+    raise ValueError(kind)

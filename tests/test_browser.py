@@ -27,7 +27,6 @@ import browser_helpers as bh
 pytestmark = pytest.mark.slow
 
 NOTEBOOKS = bh.REPO / "notebooks"
-SEARCH_NB = "01_counterfactual_search.ipynb"
 TRAIN_NB = "05_training_end_to_end.ipynb"
 
 
@@ -124,38 +123,63 @@ class NotebookRun:
         bh.shutdown_kernels(self.lab.server)
 
 
-def _first_slider_with_figure(panel, labels):
-    """(label, slider, cell) of the first slider, by preferred label, whose notebook cell shows an image."""
-    for label in labels:
-        sliders = bh.slider_by_label(panel, label)
-        for i in range(sliders.count()):
-            slider = sliders.nth(i)
-            cell = bh.cell_of(slider)
-            if any(src.startswith("data:image") for src in bh.image_sources(cell)):
-                return label, slider, cell
-    return None
+LESSONS = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+#: Run All budget per lesson (each lesson runs in < 2 min on 2 cores; the browser adds its own work)
+RUN_TIMEOUT_S = 240
 
 
-def test_search_explorer_notebook(lab):
-    """01: SearchExplorer renders; moving a slider redraws its figure."""
-    run = NotebookRun(lab, SEARCH_NB, run_timeout_s=120)
-    run.assert_widgets_rendered(min_sliders=2)
+def _drive_every_kind_of_control(run, cell, label: str) -> dict:
+    """Change one control of every kind the widget in ``cell`` has; each kind must redraw its figure.
+
+    Returns ``{kind: description of the change that redrew the figure}``.  A kind passes when one of its
+    (first three enabled) controls changes the image bytes within 20 s."""
     page = run.page
-    found = _first_slider_with_figure(run.panel, ["index", "step", "T (max steps)", re.compile(r".")])
-    assert found, "no slider shares a cell with a rendered figure in " + SEARCH_NB
-    label, slider, cell = found
-    run.screenshot("explorer_before", cell)
-    imgs = bh.image_sources(cell)
-    before, after = bh.nudge_slider(page, slider, presses=1)
-    if after == before:  # at the end of its range: go the other way
-        before, after = bh.nudge_slider(page, slider, presses=1, key="ArrowLeft")
-    print(f"[browser] {SEARCH_NB}: slider {label!r} {before} -> {after}")
-    assert after != before, f"slider {label!r} did not move"
-    t0 = time.monotonic()
-    bh.wait_for_change(page, lambda: bh.image_sources(cell), imgs, timeout_s=60, what=f"figure after {label!r}")
-    print(f"[browser] {SEARCH_NB}: figure redrawn {time.monotonic() - t0:.1f} s after the slider moved")
-    page.wait_for_timeout(300)
-    run.screenshot("explorer_after", cell)
+    changed, failed = {}, {}
+    for kind, selector in bh.CONTROL_KINDS.items():
+        controls = cell.locator(selector)
+        tried = []
+        for j in range(controls.count()):
+            control = controls.nth(j)
+            if not control.is_visible() or not bh.enabled(control) or len(tried) >= 3:
+                continue
+            before = bh.image_sources(cell)
+            what = bh.change_control(page, kind, control)
+            if not what:
+                continue
+            tried.append(what)
+            try:
+                bh.wait_for_change(page, lambda: bh.image_sources(cell), before, timeout_s=20, what=what)
+            except AssertionError:
+                continue
+            page.wait_for_timeout(200)
+            changed[kind] = what
+            break
+        if tried and kind not in changed:
+            failed[kind] = tried
+    print(f"[browser] {run.name} {label}: redrawn by {changed}; no redraw: {failed}")
+    assert not failed, f"{run.name} {label}: changing these controls did not change the figure: {failed}"
+    assert changed, f"{run.name} {label}: no control could be changed"
+    return changed
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_every_lesson_widget_responds_and_fits(lab, name):
+    """Every lesson: Run All without errors; it shows at least one live widget with a figure; each kind
+    of control of each widget (slider, dropdown, toggle buttons, checkbox, button) redraws the figure;
+    at 1024 px no readout or control label is clipped."""
+    run = NotebookRun(lab, name, run_timeout_s=RUN_TIMEOUT_S)
+    assert bh.count_text(run.page, "Error displaying widget") == 0, f"{name}: 'Error displaying widget' shown"
+    cells = bh.widget_cells(run.panel)
+    assert cells, f"{name} has no live widget with a figure"
+    clipped = bh.clipped_readouts(run.panel)
+    assert not clipped, f"{name}: readouts/labels clipped at {bh.VIEWPORT['width']} px: {clipped}"
+    for k, cell in enumerate(cells):
+        cell.scroll_into_view_if_needed()
+        run.screenshot(f"widget{k}_before", cell)
+        _drive_every_kind_of_control(run, cell, f"widget {k}")
+        run.screenshot(f"widget{k}_after", cell)
+    clipped = bh.clipped_readouts(run.panel)  # readouts after the changes (e.g. longer numbers)
+    assert not clipped, f"{name}: readouts/labels clipped after changing the controls: {clipped}"
     run.finish()
 
 

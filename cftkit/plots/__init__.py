@@ -31,7 +31,8 @@ Example:
 from ._base import (BINARY_COLORS, HISTORY_PANELS, Surface, _scatter_classes, class_colors, data_limits,  # noqa: F401
                     decision_surface, energy_surface, plane_grid, predict_logits)
 from .boundaries import compare_boundaries, decision_boundary, energy_landscape, legend_entries
-from .evaluation import reduction_bars, robust_accuracy_curves
+from .evaluation import (feature_changes, paper_comparison, per_run_values, reduction_bars,
+                         robust_accuracy_curves, run_ratios, significance_interval)
 from .images import mnist_grid, protected_mask_overlay
 from .search import (constraint_region, counterfactual_paths, implausibility_illustration, path_points,
                      place_legend, reachable_box)
@@ -43,4 +44,5 @@ __all__ = [
     "training_history", "training_overview", "compare_boundaries", "robust_accuracy_curves", "mnist_grid",
     "protected_mask_overlay", "reduction_bars", "implausibility_illustration", "class_colors", "reachable_box",
     "place_legend", "legend_entries",
+    "per_run_values", "significance_interval", "run_ratios", "paper_comparison", "feature_changes",
 ]

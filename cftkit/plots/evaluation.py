@@ -252,14 +252,24 @@ def paper_comparison(comparison: Mapping, *, metric: str = "ip", fig=None, title
                 seeds = _finite(c["per_seed"])
                 ax1.plot(i - w / 2 + _spread(seeds.size, w / 3), seeds, "o", ms=2.5, color="#a6dba0", zorder=4,
                          markeredgecolor="k", markeredgewidth=0.3)
-            ax1.annotate(f"{ours:.1f}", (i - w / 2, max(ours, hi if c["n_seeds"] > 1 and np.isfinite(hi) else ours)),
-                         ha="center", va="bottom", fontsize="x-small", xytext=(0, 2), textcoords="offset points")
+            spread = c["n_seeds"] > 1 and np.isfinite(lo) and np.isfinite(hi)
+            if ours >= 0:  # above the bar (and its whisker), or below a negative one
+                ax1.annotate(f"{ours:.1f}", (i - w / 2, hi if spread else ours), ha="center", va="bottom",
+                             fontsize="x-small", xytext=(0, 2), textcoords="offset points")
+            else:
+                ax1.annotate(f"{ours:.1f}", (i - w / 2, lo if spread else ours), ha="center", va="top",
+                             fontsize="x-small", xytext=(0, -2), textcoords="offset points")
         if np.isfinite(c["paper"]):
             ax1.bar(i + w / 2, c["paper"], w, color="#999999", label="paper" if i == 0 else None, zorder=2,
                     yerr=c["paper_sd"] if np.isfinite(c["paper_sd"]) else None, capsize=3)
-            ax1.annotate(f"{c['paper']:.1f}{'*' if c['paper_significant'] else ''}", (i + w / 2, max(c["paper"], 0)),
-                         ha="center", va="bottom", fontsize="x-small", xytext=(0, 2), textcoords="offset points")
+            p_sd = c["paper_sd"] if np.isfinite(c["paper_sd"]) else 0.0
+            p_up = c["paper"] >= 0
+            ax1.annotate(f"{c['paper']:.1f}{'*' if c['paper_significant'] else ''}",
+                         (i + w / 2, c["paper"] + p_sd if p_up else c["paper"] - p_sd), ha="center",
+                         va="bottom" if p_up else "top", fontsize="x-small", xytext=(0, 2 if p_up else -2),
+                         textcoords="offset points")
     ax1.axhline(0.0, color="k", lw=0.8)
+    ax1.margins(y=0.12)  # room for the labels above the whiskers
     ax1.set_xticks(pos)
     ax1.set_xticklabels([f"{metrics[k]['label']}\n{metrics[k]['agreement']}" for k in keys], fontsize="small")
     ax1.set_ylabel("reduction CT vs BL (%)")
@@ -277,7 +287,8 @@ def paper_comparison(comparison: Mapping, *, metric: str = "ip", fig=None, title
     table = {names[k]: (v["ours"][k], None if not np.isfinite(v["paper"][k]) else v["paper"][k]) for k in names}
     reduction_bars(table, ax=ax3, labels=("ours", "paper"), ylabel="validity",
                    title="validity (τ = 0.95; prot.: τ = 0.5, protected feature fixed)", fmt="{:.2f}")
-    ax3.set_ylim(0, 1.18)
+    ax3.set_ylim(0, 1.3)
+    ax3.legend(fontsize="x-small", loc="upper center", ncol=2)
     ax3.title.set_fontsize("small")
     fig.suptitle(title or f"{comparison['dataset']}: {comparison['protocol']}", fontsize="medium")
     return fig

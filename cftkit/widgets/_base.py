@@ -18,6 +18,7 @@ from ..search import SearchResult, check_classifier, search
 GENERATORS = ("generic", "eccco")
 _STYLE = {"description_width": "initial"}
 _WIDE = widgets.Layout(width="340px")
+_BUTTONS = {"description_width": "initial", "button_width": "92px"}
 
 
 # ----------------------------------------------------------------------------- pure helpers
@@ -169,6 +170,64 @@ def _fmt_result(result: SearchResult, probs=None, upto=None) -> str:
             f"cost ‖x′ − x‖₁ = {cost:.3f}")
 
 
+def _range_layout(description: str, low: float, high: float, fmt: str = ".2f") -> widgets.Layout:
+    """A layout wide enough for a range slider's label, track and "low – high" readout (the readout shrinks
+    and is cut off first when a slider is too narrow for a long label); at least as wide as the others."""
+    readout = f"{low:{fmt}} – {high:{fmt}}"
+    return widgets.Layout(width=f"{max(340, 8 * len(description) + 8 * len(readout) + 190)}px")
+
+
+def _columns(*columns) -> widgets.HBox:
+    """Control columns side by side that wrap below each other when the notebook is too narrow for them
+    (a 1024 px browser with the file browser open), instead of squeezing them and cutting off their
+    slider readouts."""
+    boxes = [c if isinstance(c, widgets.Box) else widgets.VBox(list(c)) for c in columns]
+    for box in boxes:
+        box.layout.flex = "0 0 auto"  # keep the content's width; the row wraps instead
+        box.layout.margin = "0 12px 0 0"
+    return widgets.HBox(boxes, layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"))
+
+
+def caption_lines(parts, width: int) -> list:
+    """``parts`` joined by " · " into lines of at most ``width`` characters (a part is never split)."""
+    lines, line = [], ""
+    for part in (p for p in parts if p):
+        if line and len(line) + 5 + len(part) > width:
+            lines.append(line)
+            line = part
+        else:
+            line = f"{line}  ·  {part}" if line else part
+    return lines + ([line] if line else [])
+
+
+def _caption(fig, parts) -> None:
+    """A small caption above the panels stating the current settings, so that every control shows in the
+    picture (a control whose change leaves the computed result as it was still changes the figure);
+    wrapped to the figure's width (about 16 characters per inch at this font size)."""
+    width = max(20, int(fig.get_figwidth() * 16))
+    fig.suptitle("\n".join(caption_lines(parts, width)), fontsize="small", color="0.3")
+
+
+def _fmt_point(names, values) -> str:
+    return ", ".join(f"{n} = {float(v):.2f}" for n, v in zip(names, values))
+
+
+def _search_caption(view, *, generator: bool = True) -> list:
+    """Caption parts of the search controls a view has (``target``, ``generator``, η, T, τ, λ_cost, λ_egy)."""
+    parts = []
+    target = getattr(view, "target", None)
+    if target is not None:
+        parts.append("y⁺ auto" if target.value < 0 else f"y⁺ = {target.value}")
+    if generator and getattr(view, "generator", None) is not None:
+        parts.append(view.generator.value)
+    for name, label, fmt in (("learning_rate", "η", ".2f"), ("max_steps", "T", "d"), ("threshold", "τ", ".3f"),
+                             ("cost_weight", "λ_cost", ".3f"), ("energy_weight", "λ_egy", ".1f")):
+        w = getattr(view, name, None)
+        if isinstance(w, widgets.ValueWidget):
+            parts.append(f"{label} = {w.value:{fmt}}")
+    return parts
+
+
 class _View(widgets.VBox):
     """Shared plumbing: an Output for the figure, a status line, a short repr."""
 
@@ -197,6 +256,74 @@ class _View(widgets.VBox):
 
     def __repr__(self):  # the default repr would embed the PNG of the Output child
         return f"<{type(self).__name__}>"
+
+
+class _PointPicker:
+    """The factual of a view: a data point (``index``) or a free point (``x1``/``x2``), chosen by
+    ``point_mode``.  Needs ``self.x``, ``self.constraints``, ``self.feature_names`` and ``update()``."""
+
+    def _init_point(self, index: int, point=None):
+        """The controls; ``point`` (x1, x2) starts in *free x/y* mode at that point of the domain."""
+        n = len(self.x)
+        index = _check_index(index, n)
+        lo, hi = np.asarray(self.constraints.lower), np.asarray(self.constraints.upper)
+        if not (np.all(np.isfinite(lo[:2])) and np.all(np.isfinite(hi[:2]))):
+            raise ValueError("constraints must have a finite domain for the point sliders")
+        start = self.x[index]
+        if point is not None:
+            start = np.asarray(point, dtype=np.float64).reshape(-1)
+            if start.shape != (2,) or not np.all(np.isfinite(start)):
+                raise ValueError(f"point must be one finite 2-D point (x1, x2); got {point!r}")
+            if np.any(start < lo[:2]) or np.any(start > hi[:2]):
+                raise ValueError(f"point must lie in the domain [{lo[0]:.3g}, {hi[0]:.3g}] × [{lo[1]:.3g}, "
+                                 f"{hi[1]:.3g}]; got {tuple(float(v) for v in start)}")
+        xy = point is not None
+        self.point_mode = widgets.ToggleButtons(options=[("data point", "index"), ("free x/y", "xy")],
+                                                value="xy" if xy else "index", description="factual",
+                                                style=_BUTTONS)
+        self.index = widgets.IntSlider(value=index, min=0, max=n - 1, description="index", continuous_update=False,
+                                       style=_STYLE, layout=_WIDE, disabled=xy)
+        self.x1, self.x2 = (widgets.FloatSlider(value=float(start[j]), min=float(lo[j]), max=float(hi[j]),
+                                                step=float(hi[j] - lo[j]) / 200, description=self.feature_names[j],
+                                                readout_format=".2f", continuous_update=False, style=_STYLE,
+                                                layout=_WIDE, disabled=not xy)
+                            for j in range(2))
+        self.index.observe(self._on_index, names="value")
+        for w in (self.x1, self.x2):
+            w.observe(self._on_xy, names="value")
+        self.point_mode.observe(self._on_mode, names="value")
+        return [self.point_mode, self.index, self.x1, self.x2]
+
+    def factual(self) -> np.ndarray:
+        """The current factual ``(D,)`` (a data point, or the free point clipped onto the domain)."""
+        if self.point_mode.value == "index":
+            return self.x[self.index.value].copy()
+        return self.constraints.clip(np.array([[self.x1.value, self.x2.value]], np.float32))[0]
+
+    def _point_caption(self) -> str:
+        if self.point_mode.value == "index":
+            return f"factual: point #{self.index.value}"
+        return f"factual: free ({_fmt_point(self.feature_names, (self.x1.value, self.x2.value))})"
+
+    def _on_index(self, _):
+        if self._suspend:
+            return
+        self._suspend = True
+        try:  # the free point follows the data point (no second search)
+            self.x1.value, self.x2.value = (float(v) for v in self.x[self.index.value])
+        finally:
+            self._suspend = False
+        self._safely(self.update)
+
+    def _on_xy(self, _):
+        if not self._suspend and self.point_mode.value == "xy":
+            self._safely(self.update)
+
+    def _on_mode(self, _):
+        xy = self.point_mode.value == "xy"
+        self.index.disabled = xy
+        self.x1.disabled = self.x2.disabled = not xy
+        self._safely(self.update)
 
 
 def _threshold_slider(threshold, **common):

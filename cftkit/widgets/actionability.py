@@ -11,9 +11,10 @@ from matplotlib.figure import Figure
 from .. import defaults, plots
 from ..constraints import MUTABILITIES, Constraints
 from ..search import SearchResult
-from ._base import (GENERATORS, _STYLE, _WIDE, _View, _check_2d, _check_index, _check_step_weights, _check_target,
-                    _fmt_result, _max_steps_slider, _n_classes, _target_options, _threshold_slider,
-                    constraints_from_controls, dataset_arrays, new_figure, resolve_target, run_search, view_limits)
+from ._base import (GENERATORS, _STYLE, _WIDE, _View, _caption, _check_2d, _check_index, _check_step_weights,
+                    _check_target, _columns, _fmt_point, _fmt_result, _max_steps_slider, _n_classes, _range_layout,
+                    _search_caption, _target_options, _threshold_slider, constraints_from_controls, dataset_arrays,
+                    new_figure, resolve_target, run_search, view_limits)
 
 
 # ----------------------------------------------------------------------------- ActionabilityExplorer
@@ -24,14 +25,15 @@ class ActionabilityExplorer(_View):
     FloatRangeSlider per feature), the point picker ``x1``/``x2`` (sliders: inline PNGs take no clicks),
     ``target``, ``generator``, ``max_steps``, ``threshold``.  ``current_constraints`` is the
     :class:`cftkit.Constraints` built from the controls and ``current_result`` the search under them.
-    The figure shades the region reachable from the factual.
+    The figure shades the region reachable from the factual; a line above it states the picked point
+    and the search settings, and the legend sits under the plot.
     """
 
     def __init__(self, model, dataset, *, split: str = "test", index: int = 0, generator: str = "eccco",
                  target: int = -1, max_steps: int = defaults.MAX_STEPS, threshold: float = defaults.THRESHOLD,
                  learning_rate: float = defaults.LEARNING_RATE, cost_weight: float = defaults.COST_WEIGHT,
                  energy_weight: float = defaults.ENERGY_WEIGHT, resolution: int = 100, max_points: int = 300,
-                 figsize=(6.4, 5.0)):
+                 figsize=(6.6, 5.8)):
         super().__init__()
         self._init_view()
         self.model = model
@@ -50,29 +52,30 @@ class ActionabilityExplorer(_View):
         index, target = _check_index(index, len(self.x)), _check_target(target, self.n_classes)
         _check_step_weights(learning_rate, cost_weight, energy_weight)
         self.mutability = [widgets.Dropdown(options=list(MUTABILITIES), value=base.mutability[j],
-                                            description=f"{self.feature_names[j]} may", style=_STYLE)
+                                            description=f"{self.feature_names[j]} may", style=_STYLE, layout=_WIDE)
                            for j in range(2)]
         self.domain = [widgets.FloatRangeSlider(value=(float(lo[j]), float(hi[j])), min=float(lo[j]), max=float(hi[j]),
                                                 step=float(hi[j] - lo[j]) / 200, readout_format=".2f",
                                                 description=f"{self.feature_names[j]} domain", continuous_update=False,
-                                                style=_STYLE, layout=_WIDE) for j in range(2)]
+                                                style=_STYLE,
+                                                layout=_range_layout(f"{self.feature_names[j]} domain", lo[j], hi[j]))
+                       for j in range(2)]
         self.x1, self.x2 = (widgets.FloatSlider(value=float(self.x[index, j]), min=float(lo[j]), max=float(hi[j]),
                                                 step=float(hi[j] - lo[j]) / 200,
                                                 description=f"factual {self.feature_names[j]}",
                                                 continuous_update=False, style=_STYLE, layout=_WIDE) for j in range(2))
         self.target = widgets.Dropdown(options=_target_options(self.n_classes, class_names), value=int(target),
-                                       description="target y⁺", style=_STYLE)
+                                       description="target y⁺", style=_STYLE, layout=_WIDE)
         self.generator = widgets.Dropdown(options=list(GENERATORS), value=generator, description="generator",
-                                          style=_STYLE)
+                                          style=_STYLE, layout=_WIDE)
         common = dict(continuous_update=False, style=_STYLE, layout=_WIDE)
         self.max_steps = _max_steps_slider(max_steps, **common)
         self.threshold = _threshold_slider(threshold, **common)
         for w in (*self.mutability, *self.domain, self.x1, self.x2, self.target, self.generator, self.max_steps,
                   self.threshold):
             w.observe(lambda _: self._safely(self.update), names="value")
-        self.children = [widgets.HBox([widgets.VBox([*self.mutability, *self.domain]),
-                                       widgets.VBox([self.x1, self.x2, self.target, self.generator, self.max_steps,
-                                                     self.threshold])]),
+        self.children = [_columns([*self.mutability, *self.domain, self.x1, self.x2],
+                                  [self.target, self.generator, self.max_steps, self.threshold]),
                          self.summary, self.output]
         self.update()
 
@@ -109,8 +112,10 @@ class ActionabilityExplorer(_View):
         plots.decision_boundary(self.model, self.x, self.y, ax=ax, surface=self._surface,
                                 feature_names=self.feature_names, max_points=self.max_points, legend=False)
         plots.constraint_region(c.lower, c.upper, ax=ax, factual=res.factual[0], mutability=c.mutability)
-        plots.counterfactual_paths(res, ax=ax)
+        plots.counterfactual_paths(res, ax=ax, legend="below")
         ax.set_title(", ".join(f"{n}: {m}" for n, m in zip(self.feature_names, c.mutability)))
+        _caption(fig, [f"picked ({_fmt_point(self.feature_names, (self.x1.value, self.x2.value))})"]
+                 + _search_caption(self))
         moved = "" if np.allclose(res.factual[0], [self.x1.value, self.x2.value]) else \
             " (the picked point was clipped onto the domain)"
         self.summary.value = html.escape(_fmt_result(res) + moved)

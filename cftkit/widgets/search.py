@@ -7,26 +7,29 @@ import html
 from typing import Mapping
 
 import ipywidgets as widgets
-import numpy as np
 from matplotlib.figure import Figure
 
 from .. import defaults, plots
 from ..constraints import Constraints
 from ..search import SearchResult
-from ._base import (GENERATORS, _STYLE, _WIDE, _View, _check_2d, _check_index, _check_target, _fmt_result,
-                    _n_classes, _search_sliders, _target_options, dataset_arrays, new_figure, path_probabilities,
-                    resolve_target, run_search, view_limits)
+from ._base import (GENERATORS, _BUTTONS, _STYLE, _View, _PointPicker, _caption, _check_2d, _check_target, _columns,
+                    _fmt_result, _n_classes, _search_caption, _search_sliders, _target_options, dataset_arrays,
+                    new_figure, path_probabilities, resolve_target, run_search, view_limits)
+
+BACKGROUNDS = ("proba", "energy")
 
 
 # ----------------------------------------------------------------------------- SearchExplorer
-class SearchExplorer(_View):
+class SearchExplorer(_PointPicker, _View):
     """Explore one counterfactual search on 2-D data.
 
     Controls (attributes): ``point_mode`` (data point by ``index`` or free ``x1``/``x2``), ``target``
     (``-1`` = auto: not the predicted class), ``generator`` (generic/eccco), ``learning_rate`` (η),
     ``max_steps`` (T), ``threshold`` (τ), ``cost_weight`` (λ_cost), ``energy_weight`` (λ_egy),
     ``background`` (probability map or energy of the target), ``play`` + ``step`` (reveal the path step
-    by step).  ``current_result`` is the last :class:`cftkit.SearchResult` (with ``path``).
+    by step).  ``current_result`` is the last :class:`cftkit.SearchResult` (with ``path``).  A line
+    above the plot states the settings; the legend sits under the plot.  ``point=(x1, x2)`` starts in
+    *free x/y* mode at that point; ``background="energy"`` starts on the energy background.
 
     Example:
         >>> import cftkit
@@ -38,12 +41,13 @@ class SearchExplorer(_View):
         True
     """
 
-    def __init__(self, model, dataset, *, split: str = "test", index: int = 0, constraints: Constraints | None = None,
-                 generator: str = "eccco", target: int = -1, max_steps: int = defaults.MAX_STEPS,
+    def __init__(self, model, dataset, *, split: str = "test", index: int = 0, point=None,
+                 constraints: Constraints | None = None, generator: str = "eccco", target: int = -1,
+                 max_steps: int = defaults.MAX_STEPS,
                  threshold: float = defaults.THRESHOLD, learning_rate: float = defaults.LEARNING_RATE,
                  cost_weight: float = defaults.COST_WEIGHT, energy_weight: float = defaults.ENERGY_WEIGHT,
                  nascent_epsilon: float = defaults.NASCENT_EPSILON, resolution: int = 120, max_points: int = 300,
-                 figsize=(6.4, 5.0), show_epsilon: bool = False):
+                 figsize=(6.8, 5.8), show_epsilon: bool = False, background: str = "proba"):
         super().__init__()
         self._init_view()
         self.model = model
@@ -57,19 +61,13 @@ class SearchExplorer(_View):
         self._surfaces: dict = {}
         self.current_result: SearchResult | None = None
         self.current_probabilities = None
+        if background not in BACKGROUNDS:
+            raise ValueError(f"background must be one of {BACKGROUNDS}; got {background!r}")
+        if generator not in GENERATORS:
+            raise ValueError(f"generator must be one of {GENERATORS}; got {generator!r}")
 
-        n = len(self.x)
-        index = _check_index(index, n)
+        point = self._init_point(index, point)
         target = _check_target(target, self.n_classes)
-        self.point_mode = widgets.ToggleButtons(options=[("data point", "index"), ("free x/y", "xy")], value="index",
-                                                description="factual", style=_STYLE)
-        self.index = widgets.IntSlider(value=index, min=0, max=n - 1, description="index", continuous_update=False,
-                                       style=_STYLE, layout=_WIDE)
-        lo, hi = np.asarray(self.constraints.lower), np.asarray(self.constraints.upper)
-        self.x1, self.x2 = (widgets.FloatSlider(value=float(self.x[index, j]), min=float(lo[j]), max=float(hi[j]),
-                                                step=float(hi[j] - lo[j]) / 200, description=self.feature_names[j],
-                                                continuous_update=False, style=_STYLE, layout=_WIDE, disabled=True)
-                            for j in range(2))
         self.target = widgets.Dropdown(options=_target_options(self.n_classes, class_names), value=int(target),
                                        description="target y⁺", style=_STYLE)
         self.generator = widgets.Dropdown(options=list(GENERATORS), value=generator, description="generator",
@@ -78,31 +76,22 @@ class SearchExplorer(_View):
         for name, w in sliders.items():
             setattr(self, name, w)
         self.background = widgets.ToggleButtons(options=[("classifier", "proba"), ("energy E(x, y⁺)", "energy")],
-                                                value="proba", description="background", style=_STYLE)
+                                                value=background, description="background",
+                                                style={**_BUTTONS, "button_width": "150px"})
         self.play = widgets.Play(value=0, min=0, max=0, interval=250, description="play")
         self.step = widgets.IntSlider(value=0, min=0, max=0, description="step", style=_STYLE)
         widgets.jslink((self.play, "value"), (self.step, "value"))
 
-        for w in (self.index, self.target, self.generator, *sliders.values()):
+        for w in (self.target, self.generator, *sliders.values()):
             w.observe(self._on_param, names="value")
-        for w in (self.x1, self.x2):
-            w.observe(self._on_xy, names="value")
-        self.point_mode.observe(self._on_mode, names="value")
         self.step.observe(self._on_step, names="value")
         self.background.observe(lambda _: self._safely(self.redraw), names="value")
 
-        left = widgets.VBox([self.point_mode, self.index, self.x1, self.x2, self.target, self.generator])
-        right = widgets.VBox(list(sliders.values()) + [self.background])
-        self.children = [widgets.HBox([left, right]), widgets.HBox([self.play, self.step]), self.summary, self.output]
+        self.children = [_columns(point + [self.target, self.generator], list(sliders.values()) + [self.background]),
+                         widgets.HBox([self.play, self.step]), self.summary, self.output]
         self.update()
 
     # -- state -> inputs
-    def factual(self) -> np.ndarray:
-        """The current factual ``(D,)`` (a data point, or the free point clipped onto the domain)."""
-        if self.point_mode.value == "index":
-            return self.x[self.index.value].copy()
-        return self.constraints.clip(np.array([[self.x1.value, self.x2.value]], np.float32))[0]
-
     def search_kwargs(self) -> dict:
         return dict(generator=self.generator.value, max_steps=self.max_steps.value, threshold=self.threshold.value,
                     learning_rate=self.learning_rate.value, cost_weight=self.cost_weight.value,
@@ -158,35 +147,19 @@ class SearchExplorer(_View):
         else:
             plots.decision_boundary(self.model, self.x, self.y, ax=ax, surface=self.surface("proba"),
                                     feature_names=self.feature_names, max_points=self.max_points, legend=False)
-        plots.counterfactual_paths(res, ax=ax, upto=self.step.value,
+        plots.counterfactual_paths(res, ax=ax, upto=self.step.value, legend="below",
                                    epsilon=self.nascent_epsilon if self.show_epsilon else None)
         k = min(self.step.value, int(res.steps[0]))
         ax.set_title(f"{self.generator.value}: step {k}/{int(res.steps[0])}, "
                      f"p(y⁺={t}|x) = {self.current_probabilities[k]:.2f}")
+        _caption(fig, [self._point_caption()] + _search_caption(self))
         self.summary.value = html.escape(_fmt_result(res, self.current_probabilities, self.step.value))
         return fig
 
     # -- observers
-    def _on_param(self, change):
-        if self._suspend:
-            return
-        if change["owner"] is self.index:
-            self._suspend = True
-            try:
-                self.x1.value, self.x2.value = (float(v) for v in self.x[self.index.value])
-            finally:
-                self._suspend = False
-        self._safely(self.update)
-
-    def _on_xy(self, _):
-        if not self._suspend and self.point_mode.value == "xy":
+    def _on_param(self, _):
+        if not self._suspend:
             self._safely(self.update)
-
-    def _on_mode(self, _):
-        xy = self.point_mode.value == "xy"
-        self.index.disabled = xy
-        self.x1.disabled = self.x2.disabled = not xy
-        self._safely(self.update)
 
     def _on_step(self, _):
         if not self._suspend:
@@ -194,21 +167,23 @@ class SearchExplorer(_View):
 
 
 # ----------------------------------------------------------------------------- SideBySide
-class SideBySide(_View):
+class SideBySide(_PointPicker, _View):
     """The same factual searched under several models (BL vs CT) and/or generators (Generic vs ECCCo).
 
     Args:
         models: ``{name: model}`` or a single model.
         generators: generators to compare (one panel each per model); ``None`` = one panel per model with
             a shared ``generator`` dropdown.
+        index, point: the start factual: a data point of the split, or ``point=(x1, x2)`` (free x/y mode).
 
-    Controls: ``index``, ``target`` (−1 = auto: not the *first* panel's prediction, shared by all panels
-    so they search the same y⁺), ``generator`` (only when ``generators`` is None), ``learning_rate``,
-    ``max_steps``, ``threshold``, ``cost_weight``, ``energy_weight``.  ``current_results`` maps each
-    panel's name to its :class:`cftkit.SearchResult`.
+    Controls: ``point_mode`` (a data point by ``index`` or a free point ``x1``/``x2``), ``target``
+    (−1 = auto: not the *first* panel's prediction, shared by all panels so they search the same y⁺),
+    ``generator`` (shown only when ``generators`` is None: with fixed generators the panel titles say
+    what they compare), ``learning_rate``, ``max_steps``, ``threshold``, ``cost_weight``,
+    ``energy_weight``.  ``current_results`` maps each panel's name to its :class:`cftkit.SearchResult`.
     """
 
-    def __init__(self, models, dataset, *, generators=None, split: str = "test", index: int = 0,
+    def __init__(self, models, dataset, *, generators=None, split: str = "test", index: int = 0, point=None,
                  constraints: Constraints | None = None, target: int = -1, max_steps: int = defaults.MAX_STEPS,
                  threshold: float = defaults.THRESHOLD, learning_rate: float = defaults.LEARNING_RATE,
                  cost_weight: float = defaults.COST_WEIGHT, energy_weight: float = defaults.ENERGY_WEIGHT,
@@ -227,25 +202,28 @@ class SideBySide(_View):
         classes = [_n_classes(m, self.x) for m in self.models.values()]  # every panel's model is checked
         self.n_classes = classes[0]
         self.fixed_generators = None if generators is None else tuple(generators)
+        for g in (self.fixed_generators or ()) + (generator,):
+            if g not in GENERATORS:
+                raise ValueError(f"generators must be among {GENERATORS}; got {g!r}")
         self.panels = self._make_panels()
         self.resolution, self.max_points, self.panel_size = int(resolution), max_points, panel_size
         self._surfaces: dict = {}
         self.current_results: dict = {}
 
-        index, target = _check_index(index, len(self.x)), _check_target(target, self.n_classes)
-        self.index = widgets.IntSlider(value=index, min=0, max=len(self.x) - 1,
-                                       description="index", continuous_update=False, style=_STYLE, layout=_WIDE)
+        point = self._init_point(index, point)
+        target = _check_target(target, self.n_classes)
         self.target = widgets.Dropdown(options=_target_options(self.n_classes, class_names), value=int(target),
                                        description="target y⁺", style=_STYLE)
+        # with fixed generators the dropdown would do nothing: it is kept (disabled) but not shown
         self.generator = widgets.Dropdown(options=list(GENERATORS), value=generator, description="generator",
                                           style=_STYLE, disabled=self.fixed_generators is not None)
         sliders = _search_sliders(max_steps, threshold, learning_rate, cost_weight, energy_weight)
         for name, w in sliders.items():
             setattr(self, name, w)
-        for w in (self.index, self.target, self.generator, *sliders.values()):
+        for w in (self.target, self.generator, *sliders.values()):
             w.observe(lambda _: self._safely(self.update), names="value")
-        left = widgets.VBox([self.index, self.target, self.generator])
-        self.children = [widgets.HBox([left, widgets.VBox(list(sliders.values()))]), self.summary, self.output]
+        left = point + [self.target] + ([self.generator] if self.fixed_generators is None else [])
+        self.children = [_columns(left, list(sliders.values())), self.summary, self.output]
         self.update()
 
     def _make_panels(self):
@@ -262,9 +240,6 @@ class SideBySide(_View):
                     name = f"{mname} · {g}"
                 panels.append((name, mname, g))
         return panels
-
-    def factual(self) -> np.ndarray:
-        return self.x[self.index.value].copy()
 
     def compute(self) -> dict:
         x = self.factual()
@@ -283,7 +258,7 @@ class SideBySide(_View):
 
     def draw(self, fig=None) -> Figure:
         n = len(self.panels)
-        fig = fig or new_figure((self.panel_size[0] * n, self.panel_size[1]))
+        fig = fig or new_figure((self.panel_size[0] * n, self.panel_size[1] + 0.9))
         axes = fig.subplots(1, n, squeeze=False, sharex=True, sharey=True)[0]
         lines = []
         for ax, (name, m, g) in zip(axes, self.panels):
@@ -293,8 +268,11 @@ class SideBySide(_View):
             res = self.current_results[name]
             plots.decision_boundary(self.models[m], self.x, self.y, ax=ax, surface=self._surfaces[m],
                                     feature_names=self.feature_names, max_points=self.max_points, legend=False)
-            plots.counterfactual_paths(res, ax=ax, legend=ax is axes[0])
+            plots.counterfactual_paths(res, ax=ax, legend=False)
             ax.set_title(f"{name}: {int(res.steps[0])} steps, {'mature' if res.mature[0] else 'not mature'}")
             lines.append(f"<b>{html.escape(name)}</b>: {html.escape(_fmt_result(res))}")
+        handles, labels = plots.legend_entries(axes)  # one legend under the panels, never over the data
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), fontsize="small")
+        _caption(fig, [self._point_caption()] + _search_caption(self, generator=self.fixed_generators is None))
         self.summary.value = "<br>".join(lines)
         return fig

@@ -13,7 +13,46 @@ from matplotlib.figure import Figure
 
 from .. import plots
 from .._tf import keras
+from ..plots.training import SEARCH_KEYS
 from ._base import _STYLE, _WIDE, _error_html, dataset_arrays, show_figure
+
+
+def epoch_searched(logs: Mapping, objective: str | None = None) -> bool:
+    """Whether an epoch's logs come from counterfactual searches.
+
+    ``False`` for the ``"vanilla"`` objective (BL: no search at all) and for an epoch whose maturity
+    and mean search steps are both exactly 0 (no search ran, e.g. burn-in epochs: a search that ran
+    has steps > 0 or, when every factual was already valid, maturity 1).  Logs without CT keys (a
+    plain Keras model) count as searched: there is nothing to hide.
+
+    Example:
+        >>> epoch_searched({"loss": 0.3, "ct_maturity": 0.0, "ct_search_steps": 0.0}, "vanilla")
+        False
+        >>> epoch_searched({"loss": 0.3, "ct_maturity": 0.8, "ct_search_steps": 12.0}, "full")
+        True
+    """
+    if objective == "vanilla":
+        return False
+    m, s = logs.get("ct_maturity"), logs.get("ct_search_steps")
+    if m is None or s is None:
+        return True
+    return not (float(m) == 0.0 and float(s) == 0.0)
+
+
+def mask_unsearched(logs: Mapping, objective: str | None = None) -> dict:
+    """A copy of an epoch's ``logs`` with NaN for :data:`SEARCH_KEYS` when the epoch ran no search
+    (see :func:`epoch_searched`): the curves then show a gap, not a drop to 0.
+
+    Example:
+        >>> mask_unsearched({"loss": 0.3, "ct_maturity": 0.0, "ct_search_steps": 0.0}, "vanilla")
+        {'loss': 0.3, 'ct_maturity': nan, 'ct_search_steps': nan}
+    """
+    out = dict(logs)
+    if not epoch_searched(logs, objective):
+        for k in SEARCH_KEYS:
+            if k in out:
+                out[k] = float("nan")
+    return out
 
 
 # ----------------------------------------------------------------------------- training
@@ -53,7 +92,8 @@ class LivePlotCallback(keras.callbacks.Callback):
             xlim, ylim = plots.data_limits(x, padding=0.5)
         self.xlim, self.ylim = xlim, ylim
         self.epoch_logs: list = []
-        self.n_draws = 0
+        self.n_draws = 0  # redraws triggered by training (epoch ends, the end of a fit)
+        self.note = ""  # a line under the title (e.g. the trainer's settings for its next fit)
         self._drawn_at = 0
 
     @property
@@ -70,7 +110,9 @@ class LivePlotCallback(keras.callbacks.Callback):
         self.output.outputs = ()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.epoch_logs.append({k: float(np.asarray(v)) for k, v in (logs or {}).items() if np.size(v) == 1})
+        logs = {k: float(np.asarray(v)) for k, v in (logs or {}).items() if np.size(v) == 1}
+        # An epoch without a search (BL's vanilla objective) has no maturity: NaN (a gap), not 0.
+        self.epoch_logs.append(mask_unsearched(logs, getattr(self.model, "objective", None)))
         if len(self.epoch_logs) % self.every == 0:
             self.redraw()
 
@@ -84,13 +126,18 @@ class LivePlotCallback(keras.callbacks.Callback):
         fig = Figure(figsize=self.figsize or (3.6 * n, 3.2))
         plots.training_overview(self.history, model=self.model, x=self.x, y=self.y, fig=fig, keys=self.keys,
                                 resolution=self.resolution, xlim=self.xlim, ylim=self.ylim,
-                                title=f"epoch {len(self.epoch_logs)}")
+                                title=f"epoch {len(self.epoch_logs)}" + (f"\n{self.note}" if self.note else ""))
         return fig
 
     def redraw(self):
         show_figure(self.output, self.draw())
         self.n_draws += 1
         self._drawn_at = len(self.epoch_logs)
+
+    def refresh(self):
+        """Redraw the current state (e.g. after :attr:`note` changed) without counting it in
+        :attr:`n_draws`."""
+        show_figure(self.output, self.draw())
 
 
 class TrainingDashboard(widgets.VBox):
@@ -112,13 +159,38 @@ class TrainingDashboard(widgets.VBox):
         return "<TrainingDashboard>"
 
 
+def training_status(logs: Mapping, objective: str | None = None) -> str:
+    """The status line of an epoch's logs: loss, accuracy and maturity — or, for an epoch without a
+    search (vanilla training), that there was none.
+
+    Example:
+        >>> training_status({"loss": 0.25, "accuracy": 0.9, "ct_maturity": 0.0, "ct_search_steps": 0.0}, "vanilla")
+        'loss 0.2500, accuracy 0.900, no search in vanilla training'
+        >>> training_status({"loss": 0.25, "ct_maturity": 0.75, "ct_search_steps": 9.5}, "full")
+        'loss 0.2500, maturity 0.75'
+    """
+    text = f"loss {float(logs.get('loss', float('nan'))):.4f}"
+    if "accuracy" in logs:
+        text += f", accuracy {float(logs['accuracy']):.3f}"
+    if objective == "vanilla":
+        return text + ", no search in vanilla training"
+    if not epoch_searched(logs, objective):
+        return text + ", no search in this epoch"
+    if "ct_maturity" in logs:
+        text += f", maturity {float(logs['ct_maturity']):.2f}"
+    return text
+
+
 class CTTrainer(widgets.VBox):
     """Train a :class:`cftkit.CounterfactualModel` from a notebook with a "Train" button.
 
     Controls: ``lambda_div``, ``lambda_reg``, ``lambda_adv`` (sliders; each change is written into the
     model's hyperparameter variables at once, so it applies from the next step without recompiling),
     ``objective`` (vanilla/energy/adversarial/full), ``epochs`` and ``train_button`` (each click
-    continues training for ``epochs`` epochs and updates :attr:`dashboard`).
+    continues training for ``epochs`` epochs and updates :attr:`dashboard`).  The dashboard's figure
+    is drawn from the start (the untrained model's boundary) and its title line shows the settings of
+    the next fit, so every control changes it.  Vanilla epochs run no search: the status line says so
+    and the maturity and search-step curves leave a gap (:func:`mask_unsearched`), not a 0.
 
     Args:
         model: a ``CounterfactualModel`` (compiled with its defaults if it is not compiled yet).
@@ -158,10 +230,14 @@ class CTTrainer(widgets.VBox):
         for w in (self.lambda_div, self.lambda_reg, self.lambda_adv):
             w.observe(self.apply_hyperparameters, names="value")
         self.objective.observe(self._on_objective, names="value")
+        for w in (self.lambda_div, self.lambda_reg, self.lambda_adv, self.objective, self.epochs):
+            w.observe(self.show_settings, names="value")
         self.train_button.on_click(self._on_train_clicked)
         self.children = [widgets.HBox([widgets.VBox([self.lambda_div, self.lambda_reg, self.lambda_adv]),
                                        widgets.VBox([self.objective, self.epochs, self.train_button])]),
                          self.dashboard]
+        self.dashboard.callback.set_model(model)
+        self.show_settings()
 
     def __repr__(self):
         return "<CTTrainer>"
@@ -175,6 +251,20 @@ class CTTrainer(widgets.VBox):
     def _on_objective(self, change):
         self.model.objective = change["new"]
 
+    def settings_text(self) -> str:
+        """The settings of the next fit, e.g. ``"next fit: full · λ_div 0.50 · λ_reg 0.50 · λ_adv 0.25 · 5 epochs"``."""
+        return (f"next fit: {self.objective.value} · λ_div {self.lambda_div.value:.2f} · λ_reg {self.lambda_reg.value:.2f}"
+                f" · λ_adv {self.lambda_adv.value:.2f} · {self.epochs.value} epochs")
+
+    def show_settings(self, *_):
+        """Redraw the dashboard with the settings of the next fit in its title."""
+        self.dashboard.callback.note = self.settings_text()
+        try:
+            self.dashboard.callback.refresh()
+        except Exception as exc:  # noqa: BLE001 - shown to the user; kept for inspection
+            self.last_error = exc
+            self.status.value = _error_html(exc)
+
     def train(self, epochs: int | None = None):
         """Continue training for ``epochs`` (default: the slider) epochs; returns the Keras History."""
         epochs = self.epochs.value if epochs is None else int(epochs)
@@ -186,11 +276,9 @@ class CTTrainer(widgets.VBox):
                                  callbacks=[self.dashboard.callback], **self.fit_kwargs)
         self.last_history = history
         last = {k: v[-1] for k, v in history.history.items()}
-        acc = f", accuracy {last['accuracy']:.3f}" if "accuracy" in last else ""
         self.status.value = html.escape(
             f"{self.model.objective}: trained {epochs} epoch(s) in {time.perf_counter() - t0:.1f} s "
-            f"(total {len(self.dashboard.callback.epoch_logs)}); loss {last.get('loss', float('nan')):.4f}{acc}, "
-            f"maturity {last.get('ct_maturity', float('nan')):.2f}")
+            f"(total {len(self.dashboard.callback.epoch_logs)}); " + training_status(last, self.model.objective))
         return history
 
     def _on_train_clicked(self, _button=None):

@@ -30,7 +30,8 @@
 # - train the same network normally (the baseline, **BL**) and with **CT** using `cftkit`;
 # - search and draw counterfactuals for both models;
 # - measure plausibility with **implausibility (IP)**, the mean distance from a counterfactual to
-#   real data of its target class, and see that CT's counterfactuals are more plausible.
+#   real data of its target class, and see that CT's counterfactuals are more plausible;
+# - pick any point yourself and compare BL's and CT's counterfactuals with the `SideBySide` widget.
 
 # %%
 import os
@@ -71,7 +72,7 @@ fig, ax = plt.subplots(figsize=(4.4, 4.2))
 for k, color in enumerate(plots.class_colors(2)):
     ax.scatter(*x_train[y_train == k].T, s=6, color=color, label=f"class {k}")
 ax.set(xlabel="x1", ylabel="x2", title="circles (training subset)", aspect="equal")
-ax.legend(loc="upper right")
+plots.place_legend(ax, "outside")  # to the right of the plot, not over the ring
 plt.show()
 
 # %% [markdown]
@@ -142,9 +143,37 @@ for name, res in results.items():
 # - **BL** is confident almost everywhere, with a thin, steep transition. From most points of the
 #   blob (class 0) the search cannot even start: all ReLUs are off there, the gradient is exactly zero
 #   and the factual stays put (✕ on top of ○). From the ring, the steep logits make each step
-#   overshoot, and the search bounces between the walls of the data domain without reaching τ.
+#   overshoot, and the search bounces between the walls of the data domain without reaching τ (the
+#   grey band: paths longer than 15 steps are drawn thin and faint, these take all T = 50 steps).
 # - **CT** has a smooth probability map. Every search takes a few small steps and ends (★) *among*
 #   the target class's data: in the blob for ring points and in the ring for blob points.
+
+# %% [markdown]
+# ### Try it yourself: one point, both models
+#
+# `widgets.SideBySide` searches the same factual under both models with the settings above (ECCCo,
+# τ = 0.95, λ_cost = 0, λ_egy = 1) and draws both panels. It starts at the ring point of the picture
+# above whose BL search bounces between the walls. Run the cell in a live notebook (Binder, JupyterLab)
+# and try:
+#
+# - `index`: other test points; points of the blob ask for the ring and vice versa;
+# - *free x/y* and the `x1`/`x2` sliders: a point far from any data, e.g. a corner of the domain;
+# - `T (max steps)` = 5: BL is cut short, CT usually still finishes;
+# - `τ (threshold)` = 0.6 and `λ_egy` = 0: does BL manage now?
+
+# %%
+compare = widgets.SideBySide(models, ds, index=int(idx[3]), threshold=0.95, cost_weight=0.0, energy_weight=1.0)
+compare
+
+# %% [markdown]
+# Widgets need a running kernel. For the saved notebook, here is the picture a second `SideBySide`
+# draws for a free point in the corner of the domain, (1.2, 1.2), far from any data: BL again
+# bounces without reaching τ, CT reaches the blob in three steps.
+
+# %%
+corner = widgets.SideBySide(models, ds, point=(1.2, 1.2), threshold=0.95, cost_weight=0.0, energy_weight=1.0)
+display(corner.draw())
+print({name: f"{int(r.steps[0])} steps, mature {bool(r.mature[0])}" for name, r in corner.current_results.items()})
 
 # %% [markdown]
 # ## 4. Why CT's counterfactuals are more plausible
@@ -211,6 +240,8 @@ for name, m in models.items():
 # %% [markdown]
 # ## What to try next
 #
+# - In the `SideBySide` widget, find a factual where BL's counterfactual *is* mature: how plausible
+#   does it look next to CT's?
 # - **01 · Counterfactual search**: step through one search with a widget; Generic vs ECCCo.
 # - **02 · Actionability**: domains, immutable and increase-only features.
 # - **03 · Energy and divergence**: what the div and ridge terms do, and why the ridge is needed.

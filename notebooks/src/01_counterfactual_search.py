@@ -101,15 +101,17 @@ for t, (point, p) in enumerate(zip(plots.path_points(res), probs)):
     print(f"  t = {t:2d}   x_t = ({point[0]:+.3f}, {point[1]:+.3f})   p(y⁺ | x_t) = {p:.3f}")
 
 # %%
-fig, axes = plt.subplots(1, 4, figsize=(16, 3.8), layout="constrained")
+fig, axes = plt.subplots(2, 2, figsize=(10, 8.4), layout="constrained")
+axes = axes.ravel()
 for ax, upto in zip(axes, (0, 3, None)):
     plots.decision_boundary(model, ds.x_test, ds.y_test, ax=ax, max_points=200, legend=False)
-    plots.counterfactual_paths(res, ax=ax, upto=upto, show_nascent=False, legend=upto is None)
+    plots.counterfactual_paths(res, ax=ax, upto=upto, show_nascent=False, legend=False)
     ax.set_title("the whole path" if upto is None else f"after {upto} steps")
 axes[3].plot(probs, "o-")
 axes[3].axhline(0.9, ls="--", color="k", label="τ = 0.9")
 axes[3].set(xlabel="step t", ylabel="p(y⁺ | x_t)", title="probability of the target", ylim=(0, 1))
-axes[3].legend()
+axes[3].legend(loc="lower right")
+fig.legend(*plots.legend_entries(axes[:3]), loc="outside lower center", ncols=6, fontsize="small")
 plt.show()
 
 # %% [markdown]
@@ -129,14 +131,15 @@ explorer = widgets.SearchExplorer(model, ds, index=INDEX, learning_rate=0.02, th
 explorer
 
 # %% [markdown]
-# Widgets need a running kernel. Here is the picture the explorer draws after we set it from code
-# to T = 2 steps and the energy background, so that the saved notebook shows it too.
+# Widgets need a running kernel. So that the saved notebook shows one too, here is the picture a
+# second explorer draws with T = 2 steps and the energy background (the explorer above stays as
+# you left it).
 
 # %%
-explorer.max_steps.value = 2
-explorer.background.value = "energy"
-display(explorer.draw())
-print(f"steps {explorer.current_result.steps[0]}, mature {explorer.current_result.mature[0]}")
+short = widgets.SearchExplorer(model, ds, index=INDEX, learning_rate=0.02, threshold=0.9, max_steps=2,
+                               background="energy")
+display(short.draw())
+print(f"steps {short.current_result.steps[0]}, mature {short.current_result.mature[0]}")
 
 # %% [markdown]
 # ## 4. The threshold τ decides how deep a counterfactual goes

@@ -146,7 +146,7 @@ r = cftkit.search(model, x_all, t_all, constraints=settings["x1 immutable"])
 ax = plots.decision_boundary(model, x_all, ds.y_test, max_points=300, legend=False,
                              title=f"x1 immutable: {(~r.mature).sum()} searches failed")
 ax.scatter(*x_all[~r.mature].T, s=40, marker="X", color="k", label="not mature")
-ax.legend(loc="lower right")
+plots.place_legend(ax, "outside")
 plt.show()
 
 # %% [markdown]
@@ -162,14 +162,16 @@ explorer = widgets.ActionabilityExplorer(model, ds, index=0)
 explorer
 
 # %% [markdown]
-# The static version, after making x1 immutable from code: the reachable region collapses to a
-# vertical line through the factual.
+# Widgets need a running kernel. For the saved notebook, a second explorer with x1 made immutable from
+# code (the explorer above stays as you left it): the reachable region collapses to a vertical line
+# through the factual.
 
 # %%
-explorer.mutability[0].value = "none"
-display(explorer.draw())
-print(f"Δ = {np.round(explorer.current_result.counterfactual[0] - explorer.factual(), 3)}, "
-      f"mature {explorer.current_result.mature[0]}")
+fixed_x1 = widgets.ActionabilityExplorer(model, ds, index=0)
+fixed_x1.mutability[0].value = "none"
+display(fixed_x1.draw())
+print(f"Δ = {np.round(fixed_x1.current_result.counterfactual[0] - fixed_x1.factual(), 3)}, "
+      f"mature {fixed_x1.current_result.mature[0]}")
 
 # %% [markdown]
 # ### Exercise — Decrease-only

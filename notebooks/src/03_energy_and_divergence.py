@@ -27,7 +27,8 @@
 # **Learning goals**
 # - draw a classifier's energy landscape and compare BL with CT;
 # - compute div and ridge with `cftkit` from a batch of counterfactual tuples;
-# - see what happens without the ridge (λ_reg = 0);
+# - see what happens without the ridge (λ_reg = 0), in training and, with the `EnergyExplorer`
+#   widget, for one tuple (x′, x⁺) you pick;
 # - know what a **mature** counterfactual is and what CT does with the others.
 
 # %%
@@ -119,7 +120,7 @@ for name, m in models.items():
 # `cftkit.training.contrastive_divergence_and_ridge` computes both from the two energy vectors:
 #
 # - BL's energies spread over many units (ridge ≈ 38). Only 10 % of its searches matured; the
-#   others have x′ = x⁺ (section 4), so most of its two histograms coincide.
+#   others have x′ = x⁺ (section 5), so most of its two histograms coincide.
 # - CT's energies all lie within about one unit of zero, the counterfactuals slightly above the
 #   real samples (div < 0).
 
@@ -162,7 +163,49 @@ for name, m in {"λ_reg = 0.5": ct, "λ_reg = 0": no_ridge}.items():
 # Without the ridge the energies grow by orders of magnitude and the div term swings wildly: the
 # model is winning the div game by inflating its logits, not by making counterfactuals plausible.
 #
-# ## 4. Mature and non-mature counterfactuals
+# ## 4. Explore it yourself: div and ridge for one tuple
+#
+# `widgets.EnergyExplorer` takes one tuple (x′, x⁺) for a target y⁺ and shows E(x′), E(x⁺),
+# div = E(x⁺) − E(x′), ridge = E(x⁺)² + E(x′)² and their weighted shares λ_div·div and λ_reg·ridge of
+# CT's loss. It then takes a few plain gradient steps on λ_div·div + λ_reg·ridge alone, on a *copy*
+# of the model (`cftkit.energy.descend_div_ridge`; the model itself does not change), and draws the
+# landscape after them next to the one before, with the same colour scale, and both energies and
+# both terms step by step. It starts at the first tuple of BL's batch from section 2 whose search
+# matured, with the preset's λ_div = λ_reg = 0.5. That tuple is typical of BL: its counterfactual x′
+# lies far out in a corner, where BL's energy is *lower* than at the real sample x⁺ (div > 0), and
+# the ridge term dominates the loss. Things to try in a live notebook:
+#
+# - `λ_reg` = 0 and 50 `gradient steps`: E(x⁺) keeps falling, div gets ever more negative and the
+#   landscape steepens; then raise `λ_reg` again;
+# - `λ_div` = 0: the ridge alone pulls both energies towards 0;
+# - move x⁺ onto x′ (the `x⁺` sliders): div is 0 and only the ridge is left;
+# - `model` = CT: its energies start small, so the ridge has little to do.
+
+# %%
+bl_tuple = {k: np.asarray(v) for k, v in tuples["BL"].items()}
+j = int(np.flatnonzero(bl_tuple["mature"])[0])  # the first tuple of BL's batch whose search matured
+pick = dict(target=int(bl_tuple["target"][j]), x_cf=bl_tuple["x_cf"][j], x_plus=bl_tuple["x_plus"][j])
+print(f"tuple {j}: y⁺ = {pick['target']}, x′ = {np.round(pick['x_cf'], 2)}, x⁺ = {np.round(pick['x_plus'], 2)}")
+energy_explorer = widgets.EnergyExplorer(models, ds, lambda_div=preset.lambda_div, lambda_reg=preset.lambda_reg,
+                                         **pick)
+energy_explorer
+
+# %% [markdown]
+# Widgets need a running kernel. For the saved notebook, the picture of a second explorer set to
+# λ_reg = 0 and 30 steps (the one above stays as you left it), with the numbers before and after.
+# Without the ridge, E(x⁺) falls further with every step while E(x′) rises: div gets ever more
+# negative, the (now unweighted) ridge grows twentyfold and the landscape steepens around x⁺, the
+# one-tuple version of what section 3 showed in training.
+
+# %%
+no_ridge_view = widgets.EnergyExplorer(models, ds, lambda_div=preset.lambda_div, lambda_reg=0.0, steps=30, **pick)
+display(no_ridge_view.draw())
+history = no_ridge_view.current_history
+for label, h in (("before", history[0]), ("after 30 steps", history[-1])):
+    print(f"{label:>14}: E(x′) {h.e_cf[0]:+.2f}, E(x⁺) {h.e_plus[0]:+.2f}, div {h.div:+.2f}, ridge {h.ridge:.2f}")
+
+# %% [markdown]
+# ## 5. Mature and non-mature counterfactuals
 #
 # A counterfactual is **mature** when its search *reached* p(y⁺ | x′) ≥ τ (`SearchResult.mature`).
 # Cut CT's search short at T = 2 steps and some searches end before τ (✕). In training, CT replaces every non-mature x′

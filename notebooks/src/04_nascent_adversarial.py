@@ -23,7 +23,8 @@
 # fourth loss term (adv), which should make the model more robust as a by-product.
 #
 # **Learning goals**
-# - draw the L∞ ε-ball and find the nascent counterfactual on a search path (`SearchResult.nascent`);
+# - draw the L∞ ε-ball and find the nascent counterfactual on a search path (`SearchResult.nascent`),
+#   and watch it move as ε, T and η change with the `NascentExplorer` widget;
 # - see that nascent counterfactuals move the prediction towards y⁺ without (usually) crossing;
 # - attack BL and CT with FGSM and PGD and compare robust accuracy.
 
@@ -85,7 +86,7 @@ targets = 1 - ev.predict(bl, factuals)
 res = cftkit.search(bl, factuals, targets, constraints=constraints, learning_rate=0.02, threshold=0.9,
                     nascent_epsilon=EPS, return_path=True)
 ax = plots.decision_boundary(bl, ds.x_test, ds.y_test, max_points=300, legend=False, title=f"BL, ε = {EPS}")
-plots.counterfactual_paths(res, ax=ax, epsilon=EPS)
+plots.counterfactual_paths(res, ax=ax, epsilon=EPS, legend="outside")
 plt.show()
 print("‖nascent − factual‖∞:", np.round(np.abs(res.nascent - factuals).max(axis=1), 3))
 
@@ -109,7 +110,7 @@ for j, (k, v) in enumerate(p.items()):
     ax.bar(rows + (j - 1) * 0.27, v, width=0.27, label=k)
 ax.axhline(0.5, ls="--", color="k", lw=0.8)
 ax.set(xlabel="factual", ylabel="p(y⁺ | ·)", yscale="log", title="BL: probability of the target class")
-ax.legend(fontsize="small")
+plots.place_legend(ax, "outside")
 plt.show()
 
 # %% [markdown]
@@ -127,6 +128,33 @@ for name, m in models.items():
         moved = np.abs(r.nascent - x_eval).max(axis=1) > 0
         print(f"{name}, η = {eta}: nascent moved for {moved.mean():.2f}, "
               f"already in the target class {ev.validity(m, r.nascent, t_eval).mean():.2f}")
+
+# %% [markdown]
+# ### Explore it yourself: `NascentExplorer`
+#
+# One factual at a time: the map with the ε-ball (dashed square), the search path and the nascent
+# counterfactual x_AE (◆), the distance ‖x_t − x‖∞ of every state against ε, and p(y⁺ | x_t) on a log
+# scale. The nascent step is marked in both small panels. It starts at factual 0 of section 1 (BL,
+# ε = 0.3, η = 0.02, τ = 0.9). Things to try in a live notebook:
+#
+# - `ε` = 0.1, then 0.6: which step is x_AE now?
+# - `η` = 0.1, the paper's step size: the first step already leaves the ball;
+# - `T` = 1: the search stops after one step, and so does the choice of x_AE;
+# - `model` = CT, and `index` 3–5 (the factuals whose x_AE was the factual itself above).
+
+# %%
+nascent_explorer = widgets.NascentExplorer(models, ds, index=0, epsilon=EPS, learning_rate=0.02, threshold=0.9)
+nascent_explorer
+
+# %% [markdown]
+# Widgets need a running kernel. For the saved notebook, the picture of a second explorer with the
+# paper's η = 0.1 (the one above stays as you left it): BL's only step jumps out of the ball and past
+# τ at once, so x_AE is the factual itself and the adv term would just repeat the clean loss.
+
+# %%
+paper_step = widgets.NascentExplorer(models, ds, index=0, epsilon=EPS, learning_rate=0.1, threshold=0.9)
+display(paper_step.draw())
+print(f"nascent step {paper_step.current_nascent_step} of {paper_step.current_result.steps[0]}")
 
 # %% [markdown]
 # ## 3. Attacks: FGSM and PGD

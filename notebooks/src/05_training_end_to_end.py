@@ -190,58 +190,108 @@ _ = plots.robust_accuracy_curves(curves, ax=ax2, title="FGSM robustness", ylim=(
 # assigning them (`ct.lambda_div = 0.1`, or `ct.set_hyperparameters(...)`) changes the *next*
 # training step — no recompilation, no new model. `CTTrainer` puts them on sliders next to a
 # **Train** button; each click continues training for `epochs` epochs and updates its own
-# dashboard. Below we drive the same controls from code so that the notebook runs top to bottom.
-
-# %%
-trainer = widgets.CTTrainer(ct, (x, y), batch_size=preset.batch_size, epochs=5, every=5, resolution=40,
-                            fit_kwargs={"shuffle": False})
-trainer
-
-
-# %% [markdown]
+# dashboard. Here we drive a trainer over `ct` from code (`demo`, not displayed), so that the
+# notebook runs top to bottom; section 5 gives you a trainer of your own that no cell touches.
+#
 # First switch every CT term off (what dragging the three sliders to 0 does) and train 5 epochs:
 # the total loss must then *equal* the classification loss. Then switch them back on with other
 # values and train 5 more.
 
 # %%
+demo = widgets.CTTrainer(ct, (x, y), batch_size=preset.batch_size, epochs=5, every=5, resolution=40,
+                         fit_kwargs={"shuffle": False})
+
+
 def knobs():
     return {k: round(v, 3) for k, v in ct.hyperparameters.items() if k.startswith("lambda_")}
 
-trainer.lambda_div.value, trainer.lambda_reg.value, trainer.lambda_adv.value = 0.0, 0.0, 0.0
+
+demo.lambda_div.value, demo.lambda_reg.value, demo.lambda_adv.value = 0.0, 0.0, 0.0
 print("off:", knobs())
-h = trainer.train(5).history
+h = demo.train(5).history
 print("  loss − clf =", round(h["loss"][-1] - h["ct_clf"][-1], 6))
 
-trainer.lambda_div.value, trainer.lambda_reg.value, trainer.lambda_adv.value = 1.0, 0.5, 0.5
+demo.lambda_div.value, demo.lambda_reg.value, demo.lambda_adv.value = 1.0, 0.5, 0.5
 print("on: ", knobs())
-h = trainer.train(5).history
+h = demo.train(5).history
 print("  loss − clf =", round(h["loss"][-1] - h["ct_clf"][-1], 3))
 
 # %% [markdown]
-# The trainer's dashboard shows the switch: for the first five epochs the total loss lies on top of
-# the classification loss; from epoch 6 on the CT terms are back. Watch the ridge term (`reg`, logged
-# unweighted): with λ_reg = 0 nothing holds the target logits down and it climbs; once the knobs
-# are back on, it is pulled down again.
+# The demo trainer's dashboard shows the switch: for the first five epochs the total loss lies on top
+# of the classification loss; from epoch 6 on the CT terms are back. Watch the ridge term (`reg`,
+# logged unweighted): with λ_reg = 0 nothing holds the target logits down and it climbs; once the
+# knobs are back on, it is pulled down again.
 
 # %%
-display(trainer.dashboard.callback.draw())
+display(demo.dashboard.callback.draw())
 
 # %% [markdown]
+# ### Vanilla epochs have no maturity
+#
+# The λ's weigh the CT terms, but the counterfactual search still runs. The **objective** switches
+# the terms themselves, and `vanilla` (BL) runs no search at all — so a vanilla epoch has no maturity
+# and no search steps. (Keras would log 0 for them, a metric nobody updated; the trainer records NaN,
+# which the curves show as a gap, and its status line says "no search in vanilla training".) Two
+# vanilla epochs, then two CT epochs again; a change of objective, unlike a change of λ, retraces the
+# step:
+
+# %%
+demo.objective.value = "vanilla"
+_ = demo.train(2)
+print("vanilla:", widgets.training_status(demo.dashboard.callback.epoch_logs[-1], ct.objective))
+demo.objective.value = "full"
+_ = demo.train(2)
+print("full:   ", widgets.training_status(demo.dashboard.callback.epoch_logs[-1], ct.objective))
+maturity = demo.dashboard.callback.history["ct_maturity"]
+print("maturity of the last 4 epochs:", [round(m, 2) for m in maturity[-4:]])
+display(demo.dashboard.callback.draw())
+
+# %% [markdown]
+# Epochs 11 and 12 are the vanilla ones: the search steps and the div, reg and adv terms pause there
+# and resume with CT (maturity too, hidden under the accuracy line at 1), while the classification
+# loss and the accuracy go on.
+#
 # ### Exercise 1 — a purely adversarial fine-tune
 #
-# With the trainer's sliders, set λ_div = λ_reg = 0 and λ_adv = 1, train for 5 more epochs, and
-# compare the FGSM accuracy of `ct` at ε = 0.3 before and after. Does the adversarial term alone
-# make the model more robust? (Hint: `ev.robust_accuracy(ct, ds.x_test, ds.y_test, [0.3])`.)
+# With the demo trainer's sliders (from code: `demo.lambda_adv.value = …`), set λ_div = λ_reg = 0 and
+# λ_adv = 1, train for 5 more epochs, and compare the FGSM accuracy of `ct` at ε = 0.3 before and
+# after. Does the adversarial term alone make the model more robust? (Hint:
+# `ev.robust_accuracy(ct, ds.x_test, ds.y_test, [0.3])`.)
 #
 # *Try it before you read on: the next cell holds a solution (in the student copy in `notebooks/student/` it is a stub).*
 
 # %% tags=["solution"]
 # solution
 before = ev.robust_accuracy(ct, ds.x_test, ds.y_test, [0.3], attack="fgsm")["accuracy"][0]
-trainer.lambda_div.value, trainer.lambda_reg.value, trainer.lambda_adv.value = 0.0, 0.0, 1.0
-_ = trainer.train(5)
+demo.lambda_div.value, demo.lambda_reg.value, demo.lambda_adv.value = 0.0, 0.0, 1.0
+_ = demo.train(5)
 after = ev.robust_accuracy(ct, ds.x_test, ds.y_test, [0.3], attack="fgsm")["accuracy"][0]
 print(f"FGSM accuracy at ε = 0.3: before {before:.3f}, after {after:.3f}")
+
+# %% [markdown]
+# ## 5 · Your turn: a trainer of your own
+#
+# A fresh CT model — the same network, preset and data as `ct`, not trained yet — in a `CTTrainer`.
+# No cell of this notebook drives it, so after *Run All* it is exactly as described here: the
+# sliders at the preset's λ's (printed below), objective `full`, nothing trained yet; its dashboard
+# shows the untrained model's boundary, with the settings of the next fit in the title. Press
+# **Train** (5 epochs per click). Things to try:
+#
+# * Train 10 epochs with the preset's knobs and watch maturity rise and the search steps fall.
+# * Drag λ_reg to 0 and train 10 more: the ridge term (`reg`) climbs, as in the demo above.
+# * Switch the **objective** to `vanilla` and train: the status line says "no search in vanilla
+#   training" and the maturity curve pauses; switch back to `full` and it resumes.
+# * Drag λ_div to 0 and keep λ_adv: you are training AR, the ablation's adversarial-only model.
+
+# %%
+ct_yours = cftkit.CounterfactualModel(cftkit.build_classifier(ds.n_features, ds.n_classes, seed=0),
+                                      constraints=ds.constraints, seed=0, **preset.model_kwargs("full"))
+ct_yours.compile(optimizer=cftkit.keras.optimizers.Adam(preset.learning_rate, epsilon=preset.adam_epsilon),
+                 metrics=["accuracy"], jit_compile=False, steps_per_execution=20)
+trainer = widgets.CTTrainer(ct_yours, (x, y), batch_size=preset.batch_size, epochs=5, every=5, resolution=40,
+                            fit_kwargs={"shuffle": False})
+print({k: round(v, 3) for k, v in ct_yours.hyperparameters.items() if k.startswith("lambda_")}, ct_yours.objective)
+trainer
 
 # %% [markdown]
 # ## What to try next
@@ -252,6 +302,4 @@ print(f"FGSM accuracy at ε = 0.3: before {before:.3f}, after {after:.3f}")
 #   weights); compare its dashboard with the default on-the-fly schedule.
 # * Repeat the ablation on `moons` (τ = 0.9) or `overlapping`, where the paper finds CT's gains
 #   smaller or absent.
-# * In the trainer, switch the **objective** dropdown to `vanilla` and back: a change of objective
-#   (unlike a change of λ) retraces the step.
 # * Continue with **06 · Evaluation** for the metrics and the significance test used above.

@@ -27,8 +27,9 @@
 # * compute **validity**, **cost**, **IP** and **IP\*** for a batch of counterfactuals;
 # * see why IP\* with a kernel length scale of 0.5 (the paper's text) and 5.0 (the authors' code)
 #   can disagree;
-# * run the **protocol** with a few runs, read `compare`'s "reduction ± sd\*", and understand the
-#   **percentile significance test**;
+# * run the **protocol** with a few runs, read `compare`'s "reduction ± sd\*", understand the
+#   **percentile significance test**, and recognise a **degenerate** cell (a mean of ratios of
+#   near-zero numbers), run by run with `cftkit.widgets.EvaluationExplorer`;
 # * measure feature protection with **integrated gradients** (`protected_sensitivity`).
 #
 # *Runtime: under a minute on two CPU cores.*
@@ -44,8 +45,10 @@ NOTEBOOK_SEED = 0
 import numpy as np
 import matplotlib.pyplot as plt
 
+from IPython.display import display
+
 import cftkit
-from cftkit import evaluation as ev, experiments, plots
+from cftkit import evaluation as ev, experiments, plots, widgets
 
 cftkit.seed_everything(NOTEBOOK_SEED, threads=2)  # before any TensorFlow op: reproducible numbers
 
@@ -184,33 +187,59 @@ res
 # %% [markdown]
 # Per run, `compare` forms the ratio CT/BL; the table reports the **reduction** (1 − mean ratio)·100
 # and the sd of the ratios (·100). The **star** is a percentile test: with δ_r = |CT_r| − |BL_r|,
-# is 0 outside the 99 % interval of the run distribution of δ?
+# is 0 outside the 99 % interval of the run distribution of δ? The last column is the *ratio of the
+# means*, (1 − mean CT / mean BL)·100, for comparison. We print the stable metrics first.
 
 # %%
-table = ev.compare(res, "CT", "BL")
-print(f"{'metric':13} {'BL':>8} {'CT':>8}   reduction % (± sd, * = significant)")
+table = ev.compare(res, "CT", "BL", metrics=("ip_star[0.5]", "ip", "cost", "ip_star[5]"))
+print(f"{'metric':13} {'BL':>8} {'CT':>8}   reduction % (± sd, * = significant)   ratio of means")
 for metric, c in table.items():
-    print(f"{metric:13} {c.baseline_mean:8.4f} {c.treated_mean:8.4f}   {c}")
+    ratio_of_means = (1 - c.treated_mean / c.baseline_mean) * 100
+    print(f"{metric:13} {c.baseline_mean:8.4f} {c.treated_mean:8.4f}   {str(c):36} {ratio_of_means:7.1f} %")
 print("validity:", {name: round(v, 3) for name, v in res.validity.items()})
 
 # %% [markdown]
-# The picture shows what the test looks at: one dot per run for δ_r, the 99 % percentile interval
-# (bar), and zero (dashed). A star means the whole interval lies on one side of zero. IP\* at ℓ = 5
-# is the odd one out: its values are tiny and noisy (section 3), and its interval straddles zero.
+# The first three rows are stable: IP\* at ℓ = 0.5 drops by almost 90 % with a run-to-run sd of a
+# few percent, IP and the cost drop too, all significantly, and the mean of ratios and the ratio of
+# means roughly agree.
+#
+# The last row is **degenerate**. At ℓ = 5, IP\* compares little more than the clouds' means
+# (section 3), and both models' values are near zero (BL about 0.0006, CT about 0.0016; the paper
+# reports 0.00 for both on circles). A ratio of two numbers of that size is mostly noise: a run
+# with a tiny BL value gives a ratio of 10 or more, and the mean of ratios explodes into a
+# "reduction" of several hundred percent below zero with an sd larger still. It does not mean
+# "CT is four times worse": the ratio of means is less extreme, and the percentile test, which looks
+# at the differences instead of the ratios, finds nothing (no star). Read such a cell as "no signal
+# at this length scale", not as a result.
+#
+# ### Explore it: `EvaluationExplorer`
+#
+# The explorer shows what each cell is made of, run by run: the per-run values of BL and CT, the
+# differences δ_r with their 99 % interval (green when it excludes 0), and the ratios CT_r / BL_r with
+# their mean (the table's reduction) and the ratio of the means. Pick a **metric**, a **length scale**
+# ℓ (choosing one shows IP\* at that ℓ) and a **test-time λ_egy** (one value of the grid, or the
+# protocol's mean over all five). Things to try:
+#
+# * IP\* at ℓ = 0.5, then at ℓ = 5: the same counterfactuals, one stable cell and one degenerate one.
+# * IP at λ_egy = 0.1 and at λ_egy = 10: how much does the energy weight *at test time* matter?
+# * validity: every CT run is at 1, BL far below — the test needs no ratio for that.
 
 # %%
-metrics = ("ip", "ip_star[0.5]", "ip_star[5]")
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), layout="constrained")
-for ax, metric in zip(axes, metrics):
-    delta = np.abs(res.per_run["CT"][metric]) - np.abs(res.per_run["BL"][metric])
-    sig, lo, hi = ev.percentile_significance(delta, alpha=0.01)
-    ax.plot(delta, np.zeros_like(delta), "o", alpha=0.6)
-    ax.plot([lo, hi], [0.3, 0.3], lw=6, color="#1b7837" if sig else "0.6", label="99 % interval")
-    ax.axvline(0.0, ls="--", color="k")
-    ax.set(title=f"{metric}: {'significant' if sig else 'not significant'}", xlabel="δ = |CT| − |BL| per run",
-           yticks=[], ylim=(-0.5, 0.8))
-    ax.locator_params(axis="x", nbins=4)
-_ = axes[0].legend(fontsize="small")
+explorer = widgets.EvaluationExplorer(res, metric="ip_star", length_scale=0.5)
+explorer
+
+# %% [markdown]
+# For the saved notebook, here are the two IP\* cells drawn by separate explorers (the one above
+# stays as you leave it): ℓ = 0.5, then ℓ = 5.
+
+# %%
+for ls in (0.5, 5.0):
+    snapshot = widgets.EvaluationExplorer(res, metric="ip_star", length_scale=ls)
+    display(snapshot.draw())
+    c = snapshot.current
+    print(f"ℓ = {ls}: reduction {c['reduction_pct']:.1f} ± {c['reduction_sd']:.1f} %, ratio of means "
+          f"{c['ratio_of_means_pct']:.1f} %, ratios from {c['ratios'].min():.2f} to {c['ratios'].max():.2f}, "
+          f"{'significant' if c['significant'] else 'not significant'}, degenerate: {c['degenerate']}")
 
 # %% [markdown]
 # ### Exercise 1 — how many runs does a star need?
