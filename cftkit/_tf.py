@@ -1,7 +1,9 @@
-"""Import TensorFlow quietly (engineering notes §1, "TF log noise").
+"""Import TensorFlow quietly.
 
-The two variables must be set *before* TensorFlow is first imported; ``setdefault`` keeps any value
-the user chose.  ``TF_ENABLE_ONEDNN_OPTS=0`` also made graph-mode CT faster on the project machines.
+TensorFlow reads ``TF_CPP_MIN_LOG_LEVEL`` and ``TF_ENABLE_ONEDNN_OPTS`` when it is imported, so both
+must be set *before* its first import; with ``tensorflow-cpu`` they silence the import completely (no
+C++ log lines, no oneDNN notice).  ``setdefault`` keeps any value the user chose.
+``TF_ENABLE_ONEDNN_OPTS=0`` also made graph-mode CT faster on the project machines.
 """
 
 import os

@@ -1,4 +1,6 @@
-"""Actionability constraints as data: domains, mutability, one-hot groups and binary columns (ct_method §2.2–2.4).
+"""Actionability constraints as data: domains, mutability, one-hot groups and binary columns.
+
+Described in docs/method.md#domains and #mutability-and-categorical-features.
 
 A :class:`Constraints` object describes, per feature, a domain ``[lower, upper]`` and a
 *mutability* in ``{"both", "increase", "decrease", "none"}``.  The search enforces mutability by
@@ -213,7 +215,7 @@ class Constraints:
     @classmethod
     def from_data(cls, x, *, n_std: float = defaults.N_STD, mutability=None, categorical_groups=(),
                   feature_names=None, immutable: Iterable[int] = (), binary_features=()) -> "Constraints":
-        """Infer domains from data: ``[min(μ − n·σ, min x), max(μ + n·σ, max x)]`` (ct_method §2.3).
+        """Infer domains from data: ``[min(μ − n·σ, min x), max(μ + n·σ, max x)]`` (docs/method.md#domains).
 
         Declared ``binary_features`` get the domain ``[0, 1]`` instead, and their values in ``x`` must be 0 or 1.
 
@@ -377,7 +379,9 @@ class Constraints:
         return x
 
     def decode_categorical(self, x, factual=None) -> np.ndarray:
-        """Snap one-hot groups to their argmax and round binary columns, keeping every promise (§2.3).
+        """Snap one-hot groups to their argmax and round binary columns, keeping every promise.
+
+        The rule of docs/method.md#mutability-and-categorical-features.
 
         The numpy twin of :func:`cftkit.search.project_categorical` (the per-step projection of
         ``cftkit.search(..., categorical=True)``); both give the same result.  Only declared groups and

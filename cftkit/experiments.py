@@ -75,7 +75,7 @@ def run_seed(name: str, *, seed: int = 0, data_seed: int = 0, runs: int = defaul
              individuals: int | None = None, epochs: int | None = None, jit_compile: bool = True,
              robustness: bool = True, ig_rounds: int = defaults.IG_ROUNDS, keep_models: bool = False,
              progress=None, preset=None) -> dict:
-    """Train BL, CT and CT-with-protection for one training seed and evaluate them (ct_method §5).
+    """Train BL, CT and CT-with-protection for one training seed and evaluate them (docs/method.md#evaluation-protocol).
 
     ``preset`` (a :class:`cftkit.presets.Preset`) replaces the dataset's paper preset, e.g. with changed settings.
     """

@@ -7,7 +7,7 @@ The search engine (:mod:`cftkit.search`) is shared.  A generator provides
 * ``initial_state``/``decode``/``encode`` for the space the gradient step happens in (identity for
   feature-space generators; REVISE searches a VAE's latent space, see :mod:`cftkit.revise`).
 
-Equations (ct_method §2.1), with E(x') = −f(x')[y⁺] the energy (negative target logit):
+Equations (docs/method.md#search-objective), with E(x') = −f(x')[y⁺] the energy (negative target logit):
 
 * Generic: CE(f(x'), y⁺) + λ_cost·‖x' − x‖₁
 * ECCCo:   CE(f(x'), y⁺) + λ_cost·‖x' − x‖₁ + λ_egy·φ_t·(E + r·E²),
@@ -21,12 +21,12 @@ from ._tf import tf
 
 
 def energy(logits, target_onehot):
-    """E(x, y⁺) = −f(x)[y⁺], the negative target-class logit (ct_method §1.1)."""
+    """E(x, y⁺) = −f(x)[y⁺], the negative target-class logit (docs/method.md#energy)."""
     return -tf.reduce_sum(tf.cast(logits, tf.float32) * target_onehot, axis=-1)
 
 
 def energy_decay(step, max_steps):
-    """φ_t = a·(b + t)^(−0.9) with b = round(T/25), a = b/10 and t = step + 1 (ct_method §2.1).
+    """φ_t = a·(b + t)^(−0.9) with b = round(T/25), a = b/10 and t = step + 1 (docs/method.md#eccco).
 
     For T < 13, b = 0 and the energy penalty vanishes (as in the reference).
     """
@@ -53,7 +53,7 @@ class Generator:
         """Raise a clear error when the generator cannot search these ``(N, D)`` factuals (default: any D)."""
 
     def initial_state(self, factual, seed):
-        return factual  # identity initialisation (ct_method §2.2)
+        return factual  # identity initialisation (docs/method.md#search-objective)
 
     def decode(self, state):
         return state
@@ -80,7 +80,7 @@ class Generator:
 
 
 class GenericGenerator(Generator):
-    """Wachter-style search: CE to the target + λ_cost·ℓ1 distance (ct_method §2.1, "Generic").
+    """Wachter-style search: CE to the target + λ_cost·ℓ1 distance (docs/method.md#generic).
 
     Example:
         >>> import cftkit

@@ -1,4 +1,4 @@
-"""The paper's hyperparameters as data (ct_method §3.1–3.2, §5.1): one table, one source of truth.
+"""The paper's hyperparameters as data (docs/method.md#presets): one table, one source of truth.
 
 Example:
     >>> import cftkit
@@ -36,8 +36,10 @@ class Preset:
     energy_weight: float = defaults.TRAIN_ENERGY_WEIGHT
     adversarial_epsilon: float = defaults.NASCENT_EPSILON
     shuffle: bool = False  # Flux DataLoader default in the reference: fixed batch order
-    schedule: str = "step"  # "epoch": the reference code's once-per-epoch buffer (ct_method, choices table)
-    # evaluation (§5.1)
+    # "epoch": the reference code's once-per-epoch buffer (docs/method.md#where-cftkit-differs-from-the-papers-text,
+    # docs/method.md#schedules-step-and-epoch)
+    schedule: str = "step"
+    # evaluation (docs/method.md#runs-individuals-and-factual-draws)
     eval_individuals: int = 250
     eval_runs: int = defaults.N_RUNS
     paper_key: str = ""  # row name in the paper's tables
@@ -145,7 +147,9 @@ PRESETS = {
 SYNTHETIC = ("linearly_separable", "circles", "moons", "overlapping")
 REAL = ("adult", "california_housing", "credit_default", "gmsc", "mnist")
 
-#: The paper's V3 Table I (reductions in %, ± = 100·sd of the per-run ratio, * = significant), §6.1.
+# The paper's published results, as tabulated in docs/method.md#published-results.
+
+#: The paper's V3 Table I (reductions in %, ± = 100·sd of the per-run ratio, * = significant).
 PAPER_V3 = {
     "LS": {"ip": (26.26, 0.67, True), "ip_star": (51.28, 2.01, True), "cost": (16.41, 0.57, True)},
     "Circ": {"ip": (58.88, 0.37, True), "ip_star": (93.84, 6.7, True), "cost": (42.99, 0.85, True)},
@@ -157,7 +161,7 @@ PAPER_V3 = {
     "GMSC": {"ip": (10.65, 2.28, True), "ip_star": (24.75, 4.84, True), "cost": (66.01, 1.41, True)},
     "MNIST": {"ip": (6.36, 1.7, True), "ip_star": (-70.31, 217.6, False), "cost": (-35.11, 6.96, True)},
 }
-#: The paper's absolute levels, CT and BL means (V3 appendix "CI" table, §6.2): IP, IP* (reported with the
+#: The paper's absolute levels, CT and BL means (V3 appendix "CI" table): IP, IP* (reported with the
 #: harness' ℓ = 5) and the protected-feature cost.  A sanity check on the scale of our numbers.
 PAPER_V3_LEVELS = {
     "LS": {"ip": (2.51, 3.40), "ip_star": (.11, .23), "cost": (3.75, 4.48)},
@@ -170,13 +174,13 @@ PAPER_V3_LEVELS = {
     "GMSC": {"ip": (7.24, 8.10), "ip_star": (.05, .07), "cost": (1.03, 3.04)},
     "MNIST": {"ip": (261.05, 278.84), "ip_star": (.02, .02), "cost": (72.08, 53.42)},
 }
-#: Validity (CT unconstrained, BL unconstrained, CT constrained, BL constrained), §6.2.
+#: Validity (CT unconstrained, BL unconstrained, CT constrained, BL constrained).
 PAPER_VALIDITY = {
     "LS": (1.0, 1.0, 1.0, 1.0), "Circ": (1.0, .51, .71, .48), "Moon": (1.0, 1.0, 1.0, .98),
     "OL": (.86, .98, .34, .56), "Adult": (.68, .99, .70, .99), "CH": (1.0, 1.0, 1.0, 1.0),
     "Cred": (.72, 1.0, .74, 1.0), "GMSC": (.94, 1.0, .97, 1.0), "MNIST": (1.0, 1.0, 1.0, 1.0),
 }
-#: Test accuracy CT / BL (V1 table; the V3 text reports the same levels), §6.1.
+#: Test accuracy CT / BL (V1 table; the V3 text reports the same levels).
 PAPER_ACCURACY = {
     "Adult": (.85, .85), "CH": (.79, .85), "Circ": (1.0, 1.0), "Cred": (.71, .71), "GMSC": (.61, .75),
     "LS": (1.0, 1.0), "MNIST": (.90, .92), "Moon": (1.0, 1.0), "OL": (.92, .91),

@@ -1,9 +1,8 @@
-"""REVISE: counterfactual search in the latent space of a VAE (ct_method §2.1 "REVISE", §2.2).
+"""REVISE: counterfactual search in the latent space of a VAE (docs/method.md#revise).
 
 Three pieces:
 
-* :class:`VAE`, a small Keras 3 variational autoencoder with the reference architecture
-  (CEjl encoders.jl, vae.jl)::
+* :class:`VAE`, a small Keras 3 variational autoencoder with the reference architecture::
 
       encoder: Dense(D→h, sigmoid) → μ = Dense(h→L), log σ = Dense(h→L)
       decoder: Dense(L→h, tanh) → Dense(h→D)
@@ -20,7 +19,7 @@ Three pieces:
   - after every gradient step on z the engine clamps dec(z) to the domain and calls ``encode``, a
     stochastic **re-encoding** (sampling again, with a stateless seed from the engine).
 
-  Mutability constraints are **ignored** in latent space, as in the reference (CEjl search.jl L38‑44):
+  Mutability constraints are **ignored** in latent space, as in the reference:
   the generator sets ``masks_state = False`` so the engine does not mask the latent step, and
   immutable features may change.  Domains still hold: the engine clamps every decoded state.
   ``REVISEGenerator(vae, constraints=c, enforce_mutability=True)`` adds a projection in feature space
@@ -58,7 +57,7 @@ _CACHE_VERSION = 1
 
 
 def default_architecture(n_features: int) -> tuple:
-    """``(latent_dim, hidden)`` of the reference: (2, 16) for 2-D data, (4, 32) otherwise (ct_method §2.1).
+    """``(latent_dim, hidden)`` of the reference: (2, 16) for 2-D data, (4, 32) otherwise (docs/method.md#revise).
 
     Example:
         >>> from cftkit.revise import default_architecture
@@ -84,7 +83,7 @@ def _stateless_seed(seed) -> "tf.Tensor":
 # ----------------------------------------------------------------------------- the VAE
 @keras.saving.register_keras_serializable(package="cftkit")
 class VAE(keras.Model):
-    """Variational autoencoder with the reference architecture (ct_method §2.1).
+    """Variational autoencoder with the reference architecture (docs/method.md#revise).
 
     Args:
         n_features: D, the number of input features.
@@ -268,7 +267,7 @@ def fit_vae(x_train, *, latent_dim: int | None = None, hidden: int | None = None
             epochs: int = defaults.VAE_EPOCHS, batch_size: int = defaults.VAE_BATCH_SIZE, seed: int = 0,
             learning_rate: float = defaults.VAE_LEARNING_RATE, weight_decay: float = defaults.VAE_WEIGHT_DECAY,
             cache: bool = True, cache_dir=None, dataset_name: str | None = None, verbose=0) -> VAE:
-    """Fit (or load from the disk cache) a :class:`VAE` on training data (ct_method §2.1).
+    """Fit (or load from the disk cache) a :class:`VAE` on training data (docs/method.md#revise).
 
     Adam(``learning_rate``, ε = 1e-8 as in Flux), shuffled mini-batches of ``batch_size`` (the last one
     may be smaller), ``epochs`` passes.  The same ``seed`` gives the same weights: it seeds the
@@ -350,7 +349,7 @@ class REVISEGenerator(_generators.Generator):
     Loss on the decoded x' = dec(z): CE(f(x'), y⁺) + λ_cost·‖x' − x‖₁ (no energy term); the engine's
     ``cost_weight`` is λ_cost and ``energy_weight`` is ignored.  The initial state is a stochastic
     encoding of the factual, and after each step the engine clamps dec(z) to the domain and this
-    generator re-encodes it stochastically (ct_method §2.1–2.2).  Draws use the stateless seed the
+    generator re-encodes it stochastically (docs/method.md#revise).  Draws use the stateless seed the
     engine passes (``cftkit.search(..., seed=...)``), so a fixed seed gives the same counterfactuals.
 
     **Mutability.** By default (``enforce_mutability=False``) mutability constraints are ignored, as in
@@ -381,7 +380,7 @@ class REVISEGenerator(_generators.Generator):
     """
 
     name = "revise"
-    masks_state = False  # mutability is ignored in latent space (CEjl search.jl L38‑44)
+    masks_state = False  # mutability is ignored in latent space, as in the reference
     uses_energy = False
 
     def __init__(self, vae, *, enforce_mutability: bool = False, constraints: Constraints | None = None):

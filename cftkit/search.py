@@ -1,4 +1,6 @@
-"""Batched gradient-tape counterfactual search (ct_method §1.3 steps 4–8, §2.2).
+"""Batched gradient-tape counterfactual search.
+
+Described in docs/method.md#algorithm-1 (steps 4–8) and docs/method.md#plain-gradient-descent-and-the-step-procedure.
 
 One TensorFlow graph searches N factuals at once: a ``tf.while_loop`` over steps (no Python loop over
 steps or samples), per-sample early stopping, mutability masking of each step Δ, projection onto the
@@ -28,7 +30,7 @@ class SearchResult:
     Attributes:
         counterfactual: ``(N, D)`` final states x'.
         mature: ``(N,)`` bool, True iff the search *reached* p(target) ≥ τ.  A factual that already
-            met τ is not searched and is reported non-mature (ct_method §1.3 step 6).
+            met τ is not searched and is reported non-mature (docs/method.md#algorithm-1, step 6).
         steps: ``(N,)`` int, gradient steps used.
         nascent: ``(N, D)`` last state with ‖x_t − x‖∞ ≤ ε (the factual if none).
         already_valid: ``(N,)`` bool, the factual met τ before any step.
@@ -62,7 +64,9 @@ def _target_probability(logits, target_onehot):
 
 
 def project_categorical(x, factual, groups, binary, allow_increase, allow_decrease):
-    """Snap one-hot groups to their argmax and round binary columns without breaking a constraint (§2.3).
+    """Snap one-hot groups to their argmax and round binary columns without breaking a constraint.
+
+    The rule of docs/method.md#mutability-and-categorical-features.
 
     ``x`` and ``factual`` are ``(N, D)``; ``groups`` is a ``(G, D)`` 0/1 membership matrix (G may be 0),
     ``binary`` a ``(D,)`` bool mask of the declared binary columns, ``allow_increase``/``allow_decrease``
@@ -96,8 +100,8 @@ def search_graph(model, generator, factual, target, *, lower, upper, allow_incre
     (D,) float32, ``allow_increase``/``allow_decrease`` (D,) bool, ``cost_weight``/``energy_weight``
     (N,) float32, scalars for the rest; ``seed`` is a (2,) int32 stateless seed (REVISE only).
     ``categorical`` = ``(groups (G, D), binary (D,))`` projects one-hot groups and binary columns
-    after every step with :func:`project_categorical` (test time, ct_method §2.3); ``None`` keeps them
-    continuous (training).
+    after every step with :func:`project_categorical` (test time,
+    docs/method.md#mutability-and-categorical-features); ``None`` keeps them continuous (training).
     Returns a dict of tensors (see :class:`SearchResult`).
     """
     factual = tf.convert_to_tensor(factual, tf.float32)
@@ -146,12 +150,13 @@ def search_graph(model, generator, factual, target, *, lower, upper, allow_incre
         mature = mature | newly
         active = active & ~newly
         delta = -lr * grad
-        delta = tf.where(tf.math.is_finite(delta), delta, tf.zeros_like(delta))  # NaN guard (§7)
-        if masks_state:  # mutability mask on Δ (§2.2 step 3)
+        # Steps 4–6 of docs/method.md#plain-gradient-descent-and-the-step-procedure:
+        delta = tf.where(tf.math.is_finite(delta), delta, tf.zeros_like(delta))  # step 4: NaN guard
+        if masks_state:  # step 5: mutability mask on Δ
             delta = tf.where(allow_increase, delta, tf.minimum(delta, 0.0))
             delta = tf.where(allow_decrease, delta, tf.maximum(delta, 0.0))
         delta = tf.where(active[:, None], delta, tf.zeros_like(delta))
-        x_new = clamp(generator.decode(state + delta))  # domain projection (§2.2 step 5)
+        x_new = clamp(generator.decode(state + delta))  # step 6: domain projection
         new_state = generator.encode(x_new, tf.random.experimental.stateless_fold_in(seed, t + 1))
         # Finished samples keep their exact state (re-encoding could move a latent state).
         new_state = tf.where(active[:, None], new_state, state)

@@ -1,22 +1,22 @@
 """Counterfactual training: a ``keras.Model`` whose ``train_step`` implements the CT objective.
 
-Per mini-batch b (ct_method §1.1), with E(x, y⁺) = −f(x)[y⁺] and all counterfactual-side tensors
-constant (stop-gradient):
+Per mini-batch b (docs/method.md#the-loss-of-one-mini-batch), with E(x, y⁺) = −f(x)[y⁺] and all
+counterfactual-side tensors constant (stop-gradient):
 
     L_b = λ_clf·CE(f(X_b), Y_b)
         + λ_div·mean_i[E(x⁺_i) − E(x'_i)]            (contrastive divergence, "div")
         + λ_reg·mean_i[E(x⁺_i)² + E(x'_i)²]          (ridge on target logits, "reg")
         + λ_adv·mean_i CE(f(x_AE,i), y_i)            (nascent counterfactuals as adversarial examples)
 
-Inside ``train_step`` and in one graph (Algorithm 1, §1.3): draw this step's share of the epoch's
-n_CE factuals (sampled without replacement from the whole training pool, split into #batches
+Inside ``train_step`` and in one graph (docs/method.md#algorithm-1): draw this step's share of the
+epoch's n_CE factuals (sampled without replacement from the whole training pool, split into #batches
 contiguous chunks), targets uniformly from the classes other than the current prediction, one x⁺
 per factual from the training points whose true label is the target; run the batched search
 (ECCCo, T = 30, λ_cost = 0.001, λ_egy = 5) with the current weights; replace non-mature x' by x⁺;
-protect features (§1.3 step 9); the nascent counterfactual (‖Δ‖∞ ≤ ε) is the adversarial example,
+protect features (step 9); the nascent counterfactual (‖Δ‖∞ ≤ ε) is the adversarial example,
 labelled with the factual's true label.  A step whose loss is not finite, or whose update would leave
 any weight, BatchNorm statistic or optimizer variable non-finite, is undone as a whole and counted in
-``ct_skipped``.
+``ct_skipped`` (docs/method.md#non-finite-updates).
 
 ``schedule="epoch"`` reproduces the reference code instead: counterfactuals are generated once per
 epoch with frozen weights into a buffer and chunked over the batches (same loss code).
@@ -35,7 +35,7 @@ from ._validation import as_2d_float, as_labels, check_int, check_non_negative, 
 from .constraints import Constraints
 from .search import check_logits, declare_logits, search_graph
 
-#: Objective presets (ct_method §1.2): which of the CT terms are switched on.
+#: Objective presets (docs/method.md#ablation-objectives): which of the CT terms are switched on.
 OBJECTIVES = {
     "vanilla": {"div": False, "reg": False, "adv": False},  # BL: plain CE, no search
     "energy": {"div": True, "reg": True, "adv": False},  # CD
@@ -105,12 +105,12 @@ def _unscale_for_distribution(value):
 
 
 def replace_non_mature(x_cf, x_plus, mature):
-    """ct_method §1.3 step 7: a non-mature counterfactual is replaced by its own x⁺."""
+    """A non-mature counterfactual is replaced by its own x⁺ (docs/method.md#algorithm-1, step 7)."""
     return tf.where(mature[:, None], x_cf, x_plus)
 
 
 def protect(x_cf, x_plus, immutable, increase_only, decrease_only):
-    """Feature protection (ct_method §1.3 step 9), modifying x⁺ feature by feature:
+    """Feature protection (docs/method.md#algorithm-1, step 9), modifying x⁺ feature by feature:
     immutable → x⁺[d] := x'[d]; increase-only → max(x'[d], x⁺[d]); decrease-only → min(x'[d], x⁺[d])."""
     x_plus = tf.where(immutable, x_cf, x_plus)
     x_plus = tf.where(increase_only, tf.maximum(x_cf, x_plus), x_plus)
@@ -118,7 +118,9 @@ def protect(x_cf, x_plus, immutable, increase_only, decrease_only):
 
 
 def contrastive_divergence_and_ridge(e_plus, e_cf, weight, size):
-    """div = Σ w·[E(x⁺) − E(x')]/size and ridge = Σ w·[E(x⁺)² + E(x')²]/size (ct_method §1.1).
+    """div = Σ w·[E(x⁺) − E(x')]/size and ridge = Σ w·[E(x⁺)² + E(x')²]/size.
+
+    The terms of docs/method.md#the-loss-of-one-mini-batch.
 
     ``size`` is the number of tuples of the batch; dividing sums by it (rather than taking a local
     mean) makes the replicas' summed gradients equal the single-device mean under tf.distribute.
@@ -212,7 +214,9 @@ def _with_clamped_progbar(callbacks, verbose):
 
 def build_classifier(n_features: int, n_classes: int, hidden=(32,), *, activation="relu", seed=None,
                      name="classifier") -> keras.Model:
-    """The paper's MLP (ct_method §3.1): Dense(32, relu) → Dense(K) logits, Glorot-uniform, zero bias.
+    """The paper's MLP: Dense(32, relu) → Dense(K) logits, Glorot-uniform, zero bias.
+
+    See docs/method.md#classifier-and-optimiser.
 
     Example:
         >>> import cftkit
@@ -741,7 +745,7 @@ class CounterfactualModel(keras.Model):
     def _epoch_plan(self, steps_per_epoch: int, pool_size: int | None) -> tuple:
         """``(chunk, local chunk, n_CE, #batches)`` of an epoch, or raise (nothing changes here)."""
         n_batches = max(1, steps_per_epoch)
-        n_ce = max(self.n_ce, n_batches)  # ct_method §1.3 step 2: n_CE is raised to #batches
+        n_ce = max(self.n_ce, n_batches)  # n_CE is raised to #batches (docs/method.md#algorithm-1, step 2)
         if pool_size is not None and self.needs_counterfactuals and n_ce > pool_size:
             raise ValueError(f"n_ce={n_ce} exceeds the training size ({pool_size}): factuals are drawn "
                              f"without replacement (lower n_ce)")
@@ -815,7 +819,7 @@ class CounterfactualModel(keras.Model):
         ``u_target`` and ``u_plus`` are U(0, 1) draws, one per factual, that pick the target and x⁺
         (drawn per *position* by the caller, so the result does not depend on the replica count).
         Returns ``x_cf`` (non-mature replaced by x⁺), ``x_plus`` (protected), ``x_ae`` (nascent),
-        ``target``, ``label``, ``mature`` and ``steps`` — all stop-gradient (ct_method §1.3 steps 3–9).
+        ``target``, ``label``, ``mature`` and ``steps`` — all stop-gradient (docs/method.md#algorithm-1, steps 3–9).
         """
         hp = self._hp.vars
         pool = self._pool
@@ -972,7 +976,9 @@ class CounterfactualModel(keras.Model):
                 self.steps_tracker, self.skipped_tracker)
 
     def compute_ct_loss(self, x, y, tuples, size, on=1.0, sample_weight=None, training=True):
-        """The CT batch loss of ct_method §1.1 and its terms, from precomputed counterfactual tuples.
+        """The CT batch loss and its terms, from precomputed counterfactual tuples.
+
+        The loss of docs/method.md#the-loss-of-one-mini-batch.
 
         ``tuples`` holds ``x_plus``, ``x_cf``, ``x_ae``, ``target``, ``label`` and ``weight`` (1 for a
         tuple of this batch, 0 for padding); ``size`` is the number of tuples of the whole batch (the
@@ -1025,7 +1031,7 @@ class CounterfactualModel(keras.Model):
         return bad < 0.5
 
     def _apply_if_finite(self, grads, finite):
-        """Skip the optimizer's update when the batch loss is Inf/NaN (ct_method §1.1, CT:training.jl L183);
+        """Skip the optimizer's update when the batch loss is Inf/NaN (docs/method.md#non-finite-updates);
         :meth:`_undo_unless` then undoes the rest of the step (and any update that overflowed)."""
         variables = self.trainable_weights
         ctx = tf.distribute.get_replica_context()

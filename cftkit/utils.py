@@ -13,8 +13,9 @@ from ._tf import keras, tf
 def seed_everything(seed: int = 0, *, threads: int | None = None, op_determinism: bool = False) -> None:
     """Seed Python, NumPy, TensorFlow and Keras with one number (and optionally pin thread counts).
 
-    CT results depend on the thread count (engineering notes, "Determinism"): pass ``threads`` to pin
-    TensorFlow's intra- and inter-op pools so outputs match across machines with other core counts.
+    CT results depend on the thread count (multithreaded kernels add floating-point numbers in a
+    different order, and training amplifies the round-off): pass ``threads`` to pin TensorFlow's
+    intra- and inter-op pools so outputs match across machines with other core counts.
     This only works before TensorFlow has run its first op; later calls warn and leave threads alone.
     ``op_determinism=True`` also enables TF's deterministic kernels (which turns XLA off in Keras).
 

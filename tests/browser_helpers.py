@@ -133,6 +133,16 @@ class LabServer:
         for name, value in LAB_SETTINGS.items():
             (settings / name).parent.mkdir(parents=True, exist_ok=True)
             (settings / name).write_text(json.dumps(value))
+        # Students' JupyterLab (the `lab` extra, Binder) has no nbgrader; the test extra installs it for the
+        # course tools, so switch its server and lab extensions off here (its lab extension also leaves
+        # the notebook's debugger button disabled, which is how open_notebook() sees a ready kernel).
+        labconfig = Path(env["JUPYTER_CONFIG_DIR"]) / "labconfig"
+        labconfig.mkdir(parents=True, exist_ok=True)
+        (labconfig / "page_config.json").write_text(json.dumps({"disabledExtensions": {"@jupyter/nbgrader": True}}))
+        off = {f"nbgrader.server_extensions.{n}": False
+               for n in ("formgrader", "validate_assignment", "assignment_list", "course_list")}
+        (labconfig.parent / "jupyter_server_config.json").write_text(
+            json.dumps({"ServerApp": {"jpserver_extensions": off}}))
         cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
                "--ServerApp.port_retries=0", "--allow-root", f"--IdentityProvider.token={self.token}",
                f"--ServerApp.root_dir={self.root_dir}", "--LabApp.news_url=None",

@@ -6,7 +6,7 @@
   binder/requirements.txt``, ``./binder/postBuild``, ``binder/start`` as entrypoint);
 * the same install steps replayed in a fresh venv (pip install -r binder/requirements.txt, then
   binder/postBuild as-is), and ``notebooks/00_start_here.ipynb`` executed there through
-  ``binder/start`` — the closest local check of a Binder launch (engineering notes §8).
+  ``binder/start`` — the closest local check of a Binder launch short of building its Docker image.
 
 The replay installs TensorFlow into a fresh venv (≈ 30-60 s from the local mirror / pip cache).
 """
@@ -84,6 +84,95 @@ def test_readme_binder_badge():
             target = unquote(m.group("labpath"))
         assert (REPO / target).is_file(), f"README Binder badge points to {target}, which does not exist"
         assert target.endswith(".ipynb")
+        # students open Binder: the badge opens their copy (exercises with checks, no solutions)
+        assert target.startswith("notebooks/student/"), f"README Binder badge should open a student copy: {target}"
+
+
+# ------------------------------------------------------------------------------------------- culling
+CULL_CONFIG = BINDER / "jupyter" / "jupyter_server_config.json"
+
+
+def test_binder_config_culls_idle_kernels_after_ten_minutes():
+    cfg = json.loads(CULL_CONFIG.read_text())["MappingKernelManager"]
+    assert cfg["cull_idle_timeout"] == 600, cfg      # 10 minutes without activity
+    assert 0 < cfg["cull_interval"] <= 60, cfg
+    assert cfg["cull_connected"] is True, cfg        # a forgotten open tab still gives its memory back
+    assert cfg.get("cull_busy", False) is False, cfg  # never a kernel in the middle of a long cell
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_server_started_by_binder_start_culls_a_connected_idle_kernel(tmp_path):
+    """A real Jupyter server launched through binder/start (as Binder does) reads binder/jupyter/: a kernel
+    whose tab is still connected is shut down once idle. The timeout is shortened on the command line; the
+    other settings (cull_connected above all) come from the configuration file."""
+    import asyncio
+    import urllib.request
+
+    from tornado.websocket import websocket_connect
+
+    jupyter = Path(sys.executable).with_name("jupyter")
+    if not jupyter.exists():
+        pytest.skip("jupyter is not installed next to this Python")
+    port, token = _free_port(), "cftkit-test"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_", "JPY_"))}
+    env.update(HOME=str(tmp_path), JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
+    log = tmp_path / "server.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen(
+            [str(BINDER / "start"), str(jupyter), "server", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}", "--allow-root",
+             "--MappingKernelManager.cull_idle_timeout=2", "--MappingKernelManager.cull_interval=1"],
+            env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+
+    def api(path, method="GET"):
+        req = urllib.request.Request(f"{base}{path}", method=method, data=b"{}" if method == "POST" else None,
+                                     headers={"Authorization": f"token {token}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read() or b"null")
+
+    async def connected_until_culled(kernel_id, deadline):
+        ws = await websocket_connect(f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels?token={token}")
+        try:
+            while time.monotonic() < deadline:
+                if kernel_id not in {k["id"] for k in api("/api/kernels")}:
+                    return True
+                await asyncio.sleep(0.5)
+            return False
+        finally:
+            ws.close()
+
+    try:
+        for _ in range(240):
+            try:
+                api("/api/status")
+                break
+            except OSError:
+                if server.poll() is not None:
+                    break
+                time.sleep(0.25)
+        else:
+            server.poll()
+        if server.returncode is not None or _ == 239:
+            pytest.fail(f"the server did not start:\n{log.read_text()[-2000:]}")
+        kernel = api("/api/kernels", "POST")
+        culled = asyncio.run(connected_until_culled(kernel["id"], time.monotonic() + 45))
+        text = log.read_text()
+        assert "Culling kernels even with connected clients" in text, text[-2000:]  # from binder/jupyter/
+        assert culled, f"the idle, connected kernel was not culled:\n{text[-2000:]}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 # ------------------------------------------------------------------------------------------- repo copy

@@ -1,4 +1,4 @@
-"""Tests of :class:`cftkit.Constraints` (ct_method §2.2–2.4)."""
+"""Tests of :class:`cftkit.Constraints` (docs/method.md#domains, #mutability-and-categorical-features)."""
 
 from __future__ import annotations
 

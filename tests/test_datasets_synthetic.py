@@ -1,4 +1,4 @@
-"""Tests of the four synthetic datasets (ct_method §3.3, §4 and "cftkit's choices").
+"""Tests of the four synthetic datasets (docs/datasets.md#synthetic-data, #linearly-separable-and-overlapping).
 
 Expected values are derived from the generative laws, not copied from a run:
 

@@ -1,4 +1,7 @@
-"""Tests of cftkit.evaluation's metrics, robustness and attribution (ct_method §5.2, §5.4, §5.5)."""
+"""Tests of cftkit.evaluation's metrics, robustness and attribution.
+
+Described in docs/method.md#metrics, #integrated-gradients and #accuracy-and-adversarial-robustness.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ def moons_model(moons, moons_mlp):
 
 
 def brute_mmd(x, y, ls):
-    """Unbiased MMD² written out pair by pair (the §5.2 formula, no vectorisation)."""
+    """Unbiased MMD² written out pair by pair (the formula of docs/method.md#metrics, no vectorisation)."""
     x = np.asarray(x, np.float32).astype(np.float64)  # cftkit computes on float32 inputs
     y = np.asarray(y, np.float32).astype(np.float64)
     k = lambda a, b: math.exp(-float(np.sum((np.asarray(a) - np.asarray(b)) ** 2)) / (2 * ls * ls))  # noqa: E731

@@ -1,5 +1,5 @@
 """The lessons: structure, text sources (notebooks/src/*.py, jupytext percent) in step with the executed
-notebooks, student copies (one source, two versions), and a student copy that runs.
+notebooks, student copies (nbgrader's release of the same notebooks), and a student copy that runs.
 
 The instructor notebooks themselves are executed and compared with their stored outputs by nbval
 (`.ci/run` passes `--nbval` for notebooks/*.ipynb).  `notebooks/_tools/build.py` makes them from
@@ -48,6 +48,18 @@ def _tags(cells):
     return [list(c.get("metadata", {}).get("tags", [])) for c in cells]
 
 
+def _nbgrader(cell) -> dict:
+    return dict(cell.get("metadata", {}).get("nbgrader", {}))
+
+
+def _is_solution(cell) -> bool:
+    return bool(_nbgrader(cell).get("solution"))
+
+
+def _is_test(cell) -> bool:
+    return bool(_nbgrader(cell).get("grade")) and not _is_solution(cell)
+
+
 def test_there_are_nine_numbered_lessons():
     assert [p.name[:2] for p in NOTEBOOKS] == [f"{i:02d}" for i in range(9)]
 
@@ -63,10 +75,19 @@ def test_lesson_structure(path):
     cells = nb["cells"]
     code = [c for c in cells if c["cell_type"] == "code"]
     assert cells[0]["cell_type"] == "markdown"
-    first = "".join(code[0]["source"])
-    assert "TF_CPP_MIN_LOG_LEVEL" in first and "TF_ENABLE_ONEDNN_OPTS" in first  # quiet TF before import
+    install, env = "".join(code[0]["source"]), "".join(code[1]["source"])
+    assert '"google.colab" in sys.modules' in install and "import tensorflow" not in install  # Colab only
+    assert "TF_CPP_MIN_LOG_LEVEL" in env and "TF_ENABLE_ONEDNN_OPTS" in env  # quiet TF before its import
     assert any("seed_everything" in "".join(c["source"]) for c in code)
-    assert any("solution" in c.get("metadata", {}).get("tags", []) for c in code), "no exercise"
+    solutions, tests = [c for c in code if _is_solution(c)], [c for c in code if _is_test(c)]
+    assert len(solutions) >= 2 and len(tests) == len(solutions), "two exercises, each with a test cell"
+    for sol in solutions:
+        text = "".join(sol["source"])
+        assert "### BEGIN SOLUTION" in text and "### END SOLUTION" in text, _nbgrader(sol)["grade_id"]
+    for test in tests:
+        assert _nbgrader(test)["locked"] and _nbgrader(test)["points"] > 0
+        assert ".assert_correct(" in "".join(test["source"]), _nbgrader(test)["grade_id"]
+    assert not any("solution" in t for t in _tags(cells)), "the old tag convention (nbgrader metadata now)"
     assert "try next" in "".join(cells[-1]["source"]).lower()
     assert all(c["execution_count"] is not None for c in code if "".join(c["source"]).strip()), "unexecuted"
     for c in code:
@@ -110,7 +131,7 @@ def test_the_source_check_catches_an_edit_without_rebuild(tmp_path):
     text = source.read_text(encoding="utf-8")
     for old, new in (("# %% [markdown]\n# # 03 · ", "# %% [markdown]\n# # 03 (edited) · "),  # a markdown cell
                      ("seed_everything(0", "seed_everything(1"),                              # a code cell
-                     ('# %% tags=["solution"]', "# %%")):                                     # a tag
+                     ('"points": 1,', '"points": 2,')):                                       # nbgrader metadata
         assert old in text
         copy.write_text(text.replace(old, new, 1), encoding="utf-8")
         assert _source_mismatch(ipynb, copy), f"editing {old!r} went unnoticed"
@@ -125,9 +146,10 @@ def test_cells_and_tags_survive_the_round_trip(path):
     text_nb = jupytext.read(NB / "src" / f"{path.stem}.py", fmt="py:percent")
     assert [(c["cell_type"], "".join(c["source"])) for c in nb["cells"]] == \
         [(c.cell_type, c.source) for c in text_nb.cells]
-    assert _tags(nb["cells"]) == _tags(text_nb.cells)  # solution and any nbval tags (raises-exception, ...)
-    assert any("solution" in t for t in _tags(text_nb.cells))
-    assert 'tags=["solution"]' in (NB / "src" / f"{path.stem}.py").read_text(encoding="utf-8")
+    assert _tags(nb["cells"]) == _tags(text_nb.cells)  # any nbval tags (raises-exception, ...)
+    assert [_nbgrader(c) for c in nb["cells"]] == [_nbgrader(c) for c in text_nb.cells]  # nbgrader's cells
+    assert any(_is_solution(c) for c in text_nb.cells)
+    assert '# %% nbgrader={' in (NB / "src" / f"{path.stem}.py").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -200,17 +222,27 @@ def test_build_check_passes():
     assert proc.returncode == 0, proc.stderr
 
 
+def _student(path):
+    return _load(NB / "student" / path.name)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_student_copy_hides_solutions(path):
-    source, student = _load(path), build.student_version(_load(path))
+    """The committed student copy (nbgrader's release, checked to be current by build.py --check): every
+    solution region is a stub, hidden tests are gone, everything else is the instructor's cell."""
+    source, student = _load(path), _student(path)
     assert len(source["cells"]) == len(student["cells"])
     for a, b in zip(source["cells"], student["cells"]):
-        if "solution" in a.get("metadata", {}).get("tags", []):
-            assert "NotImplementedError" in "".join(b["source"])
-            assert "raises-exception" in b["metadata"]["tags"]
-            assert "".join(a["source"]).strip() not in "".join(b["source"])
+        sa, sb = "".join(a["source"]), "".join(b["source"])
+        if _is_solution(a):
+            solved = sa.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0].strip()
+            assert "raise NotImplementedError()" in sb and solved not in sb and "BEGIN SOLUTION" not in sb
+        elif "### BEGIN HIDDEN TESTS" in sa:
+            assert sb == sa.split("### BEGIN HIDDEN TESTS")[0].rstrip("\n") or sb.strip() == \
+                sa.split("### BEGIN HIDDEN TESTS")[0].strip()
+            assert "assert_hidden" not in sb
         else:
-            assert a["source"] == b["source"]
+            assert sa == sb
         if b["cell_type"] == "code":
             assert b["outputs"] == [] and b["execution_count"] is None
     assert "jupytext" in source["metadata"] and "jupytext" not in student["metadata"]
@@ -218,18 +250,28 @@ def test_student_copy_hides_solutions(path):
 
 @pytest.mark.slow
 def test_student_copy_of_the_first_lesson_runs(tmp_path):
+    """The Binder badge's notebook, as a student gets it: every cell outside the exercises runs; the
+    exercises' cells fail only with the stub's NotImplementedError or their check's error."""
     nbclient = pytest.importorskip("nbclient")
     nbformat = pytest.importorskip("nbformat")
-    nb = nbformat.reads(json.dumps(build.student_version(_load(NOTEBOOKS[0]))), as_version=4)
+    nb = nbformat.read(NB / "student" / NOTEBOOKS[0].name, as_version=4)
     env_before = dict(os.environ)
     os.environ.update(TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")
     os.environ.pop("MPLBACKEND", None)
     try:
-        client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                         resources={"metadata": {"path": str(NB)}})
-        client.execute()  # cells tagged raises-exception may raise; any other error fails here
+        client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                                         resources={"metadata": {"path": str(NB / "student")}})
+        client.execute()
     finally:
         os.environ.clear()
         os.environ.update(env_before)
-    stubs = [c for c in nb.cells if "exercise" in c.metadata.get("tags", [])]
-    assert stubs and all(any(o.get("ename") == "NotImplementedError" for o in c.outputs) for c in stubs)
+    errors = {i: [o for o in c.outputs if o.get("output_type") == "error"] for i, c in enumerate(nb.cells)
+              if c.cell_type == "code"}
+    for i, errs in errors.items():
+        cell = nb.cells[i]
+        if _is_solution(cell):
+            assert [e["ename"] for e in errs] == ["NotImplementedError"], (i, errs)
+        elif _is_test(cell):
+            assert errs, f"cell {i}: a check passed on an unanswered exercise"
+        else:
+            assert not errs, f"cell {i} fails in the student copy: {errs}"

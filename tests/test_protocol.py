@@ -1,4 +1,4 @@
-"""Tests of the evaluation protocol (ct_method §5.1, §5.3): evaluate_counterfactuals and compare."""
+"""Tests of the evaluation protocol (docs/method.md#evaluation-protocol): evaluate_counterfactuals and compare."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def test_per_ce_metrics_match_metric_functions(small_result, two_models):
 
 
 def test_aggregation_valid_only_then_lambda_mean(small_result):
-    """Recompute §5.3 from the per-CE records with explicit loops."""
+    """Recompute docs/method.md#aggregation-and-significance from the per-CE records with explicit loops."""
     res, rec = small_result, small_result.records
     for name in res.models:
         for metric in ("cost", "ip", "ip_star[5]", "validity"):

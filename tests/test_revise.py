@@ -1,4 +1,4 @@
-"""Tests of REVISE and its VAE (ct_method §2.1 "REVISE", §2.2).
+"""Tests of REVISE and its VAE (docs/method.md#revise).
 
 The VAE fits are tiny (a few epochs on a subset): the tests check the mechanics (shapes, training,
 saving, caching, seeding, the latent-space search through the unchanged engine), not VAE quality.

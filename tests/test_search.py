@@ -1,4 +1,6 @@
-"""Tests of the batched counterfactual search (ct_method §1.3 steps 4–8, §2.1–2.2).
+"""Tests of the batched counterfactual search.
+
+Described in docs/method.md#algorithm-1 (steps 4–8) and docs/method.md#counterfactual-search.
 
 The property tests draw random MLP *weights* (not new models, see conftest), random domains,
 mutability words, factuals inside the domain, targets, T ∈ [0, 15], τ, η, λ_cost, λ_egy and ε, and
@@ -293,7 +295,7 @@ def test_step_is_plain_gradient_descent_on_the_generic_loss():
 
 
 def test_eccco_step_matches_hand_computed_gradient():
-    """One ECCCo step = x − η·∇[CE + λ_cost‖x − x₀‖₁ + λ_egy·φ₁·(E + r·E²)], E = −f(x)[y⁺] (§2.1)."""
+    """One ECCCo step = x − η·∇[CE + λ_cost‖x − x₀‖₁ + λ_egy·φ₁·(E + r·E²)], E = −f(x)[y⁺] (docs/method.md#eccco)."""
     model = make_mlp(2, 3)
     rng = np.random.default_rng(7)
     model.set_weights([rng.standard_normal(w.shape).astype(np.float32) for w in model.get_weights()])
@@ -332,7 +334,7 @@ def test_nascent_epsilon_boundary_is_inclusive():
     res = cftkit.search(model, x, [1], constraints=c, max_steps=3, threshold=0.99, learning_rate=10.0,
                         nascent_epsilon=0.25, return_path=True)
     np.testing.assert_array_equal(res.counterfactual, [[0.25, 0.0]])
-    np.testing.assert_array_equal(res.nascent, [[0.25, 0.0]])  # ‖·‖∞ ≤ ε, not < ε (ct_method §1.3 step 8)
+    np.testing.assert_array_equal(res.nascent, [[0.25, 0.0]])  # ‖·‖∞ ≤ ε, not < ε (docs/method.md#algorithm-1, step 8)
     res = cftkit.search(model, x, [1], constraints=c, max_steps=3, threshold=0.99, learning_rate=10.0,
                         nascent_epsilon=0.2, return_path=True)
     np.testing.assert_array_equal(res.nascent, x)  # no state within ε: the clean factual
@@ -375,7 +377,7 @@ def test_factual_accepted_within_tolerance_keeps_its_immutable_feature():
 
 
 def test_energy_decay_matches_the_reference_schedule():
-    # ct_method §2.1: φ_t = a·(b + t)^(−0.9), b = round(T/25), a = b/10, t = step + 1
+    # docs/method.md#eccco: φ_t = a·(b + t)^(−0.9), b = round(T/25), a = b/10, t = step + 1
     assert float(energy_decay(0, 30)) == pytest.approx(0.1 * 2.0 ** -0.9, rel=1e-6)  # φ₁ = 0.0536
     assert float(energy_decay(29, 30)) == pytest.approx(0.1 * 31.0 ** -0.9, rel=1e-6)  # φ₃₀ = 0.00455
     assert float(energy_decay(0, 50)) == pytest.approx(0.2 * 3.0 ** -0.9, rel=1e-6)  # φ₁ = 0.0744
@@ -421,8 +423,8 @@ def test_eccco_reaches_target_on_trained_moons_mlp(moons_mlp, moons_factuals):
 
 
 def test_eccco_reaches_target_at_paper_test_time_settings(moons, moons_mlp, moons_factuals):
-    # ct_method §2.5: τ = 0.95, λ_cost = 0, T = 50, inside the data domain (expanded to the test factuals,
-    # a few of which lie outside the domain inferred from train + validation)
+    # docs/method.md#test-time-search-settings: τ = 0.95, λ_cost = 0, T = 50, inside the data domain
+    # (expanded to the test factuals, a few of which lie outside the domain inferred from train + validation)
     x, y = moons_factuals
     c = moons.constraints.expanded_to(x)
     res = cftkit.search(moons_mlp, x, y, generator="eccco", constraints=c, threshold=0.95, cost_weight=0.0,
@@ -463,7 +465,7 @@ def test_eccco_energy_term_changes_the_search(moons_mlp, moons_factuals):
 
 
 def test_eccco_energy_vanishes_for_short_searches(moons_mlp, moons_factuals):
-    # T < 13 → b = round(T/25) = 0 → φ_t = 0 (ct_method §2.1): ECCCo equals Generic
+    # T < 13 → b = round(T/25) = 0 → φ_t = 0 (docs/method.md#eccco): ECCCo equals Generic
     x, y = moons_factuals
     kw = dict(max_steps=12, threshold=0.9, cost_weight=0.001)
     generic = cftkit.search(moons_mlp, x, y, generator=GenericGenerator(), **kw)

@@ -14,8 +14,9 @@ class Dataset:
     """A train/validation/test split with feature names and actionability constraints.
 
     ``x_*`` are float32 ``(N, D)``, ``y_*`` int32 class indices.  ``constraints`` carries the domain
-    inferred from train+validation (ct_method §2.3) and the mutability used for actionability runs;
-    ``protected`` lists the features the paper protects in its "mutability" runs (§3.4).
+    inferred from train+validation (docs/method.md#domains) and the mutability used for actionability runs;
+    ``protected`` lists the features the paper protects in its "mutability" runs
+    (docs/datasets.md#protected-features).
 
     Example:
         >>> import cftkit
@@ -77,7 +78,7 @@ def stratified_split(y: np.ndarray, n_val: int, rng: np.random.Generator):
     Each class gets ``floor(n_val/N · n_c)`` rows and the rows left over go to the classes with the
     largest remainders (the reference floors only, which leaves the split a row or two short of its
     nominal size); rows are sampled without replacement and the training part keeps its order
-    (ct_method §3.3).
+    (docs/datasets.md#common-preprocessing, step 4).
     """
     y = np.asarray(y)
     n = len(y)

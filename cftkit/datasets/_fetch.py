@@ -1,4 +1,4 @@
-"""Finding, verifying and downloading the real data files (datasets.md "Recommendations").
+"""Finding, verifying and downloading the real data files (docs/datasets.md#where-files-come-from).
 
 Every file a loader reads is described by a :class:`DataFile`: where it lives inside a data root
 (``<root>/<dataset>/<relpath>``), the checksums it must have, and where it can be downloaded from.

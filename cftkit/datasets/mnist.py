@@ -1,4 +1,4 @@
-"""MNIST (LeCun et al. 1998) as the paper uses it (ct_method §3.3, datasets.md).
+"""MNIST (LeCun et al. 1998) as the paper uses it (docs/datasets.md#mnist).
 
 * Pixels ``x/255·2 − 1`` ∈ [−1, 1], float32, flattened row-major to 784 features (feature
   ``28·r + c`` is pixel row ``r``, column ``c``; index 0–27 is the top row).
@@ -30,7 +30,7 @@ N_FEATURES = SIDE * SIDE
 N_CLASSES = 10
 N_TRAIN = 10_000
 N_VALIDATION = 1_000
-#: the top and bottom five pixel rows (ct_method §3.4)
+#: the top and bottom five pixel rows (docs/datasets.md#protected-features)
 PROTECTED = tuple(range(0, 5 * SIDE)) + tuple(range(N_FEATURES - 5 * SIDE, N_FEATURES))
 
 MNIST_NPZ = DataFile(

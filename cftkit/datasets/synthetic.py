@@ -1,8 +1,8 @@
-"""The paper's four synthetic datasets (ct_method §3.3, §4; datasets.md "Synthetic generators").
+"""The paper's four synthetic datasets (docs/datasets.md#synthetic-data).
 
 Laws follow MLJBase (not scikit-learn): 100 000 points are generated, shuffled with the seed, the
 first 3 600 form the train pool (600 of them a stratified validation split) and the next 900 the test
-set.  No standardisation.  LS and OL share fixed blob centres (ct_method "cftkit's choices"):
+set.  No standardisation.  LS and OL share fixed blob centres (docs/datasets.md#linearly-separable-and-overlapping):
 class 0 at (−5.30, 2.08), class 1 at (−1.13, 5.58) — 5.44 apart at 40° to the feature-0 axis, so
 the classes separate along both features, with the origin on the perpendicular bisector.
 """

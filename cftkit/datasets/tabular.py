@@ -1,6 +1,6 @@
 """The paper's four tabular datasets: Adult, California Housing (CH), Credit Default (Cred), GMSC.
 
-Preprocessing follows the reference pipeline (ct_method §3.3, datasets.md):
+Preprocessing follows the reference pipeline (docs/datasets.md#common-preprocessing):
 
 1. Rows stay in **file order**; the first ``round(0.8·N)`` rows are the training pool, the rest the
    test set (Adult 26 049 / 6 512, CH 16 504 / 4 126, Cred 10 618 / 2 654, GMSC 13 371 / 3 343).
@@ -11,9 +11,9 @@ Preprocessing follows the reference pipeline (ct_method §3.3, datasets.md):
    ``constraints.categorical_groups`` and named ``"<column>=<level>"``.
 4. A class-stratified validation split of ``n_validation`` rows (default 1 000) is drawn from the
    pool with :func:`stratified_split` and ``numpy.random.default_rng(seed)``.
-5. The domain is ``Constraints.from_data(train + validation, n_std=2)`` (ct_method §2.3).
-6. ``protected`` is the paper's protected feature (§3.4): Adult ``age`` (0), CH ``HouseAge`` (1),
-   Cred ``AGE`` (14), GMSC ``age`` (1).
+5. The domain is ``Constraints.from_data(train + validation, n_std=2)`` (docs/method.md#domains).
+6. ``protected`` is the paper's protected feature (docs/datasets.md#protected-features): Adult
+   ``age`` (0), CH ``HouseAge`` (1), Cred ``AGE`` (14), GMSC ``age`` (1).
 
 Sources (``source=``): ``"auto"`` (default) uses the authors' balanced CSVs for CH/Cred/GMSC (the
 draw closest to the paper's) and falls back to the raw files plus the recipe (binarise/flip, drop

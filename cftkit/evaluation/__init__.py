@@ -1,12 +1,12 @@
-"""Evaluation of counterfactual training (ct_method §5): metrics, protocol, robustness, attribution.
+"""Evaluation of counterfactual training: metrics, protocol, robustness, attribution.
 
 Public API::
 
-    validity, cost, implausibility (IP), mmd, ip_star (IP*)       # per-counterfactual metrics (§5.2)
-    evaluate_counterfactuals(models, dataset, ...)                 # the run protocol (§5.1, §5.3)
-    compare(result, "CT", "BL"), reduction, percentile_significance
-    fgsm, pgd, robust_accuracy                                     # §5.5
-    integrated_gradients, protected_sensitivity                    # §5.4
+    validity, cost, implausibility (IP), mmd, ip_star (IP*)       # docs/method.md#metrics
+    evaluate_counterfactuals(models, dataset, ...)                 # docs/method.md#evaluation-protocol
+    compare(result, "CT", "BL"), reduction, percentile_significance  # docs/method.md#aggregation-and-significance
+    fgsm, pgd, robust_accuracy                                     # docs/method.md#accuracy-and-adversarial-robustness
+    integrated_gradients, protected_sensitivity                    # docs/method.md#integrated-gradients
 
 Example:
     >>> import cftkit.evaluation as ev

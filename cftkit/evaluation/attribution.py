@@ -1,4 +1,4 @@
-"""Integrated gradients and the protected-feature sensitivity table (ct_method §5.4).
+"""Integrated gradients and the protected-feature sensitivity table (docs/method.md#integrated-gradients).
 
 ``integrated_gradients`` attributes the **logit of the target class** f(x)[y] (the reference's
 package is unpublished, so whether it used the logit or the probability is unknown; the logit makes
@@ -129,7 +129,7 @@ def integrated_gradients(model, x, target, baseline=None, *, steps: int = defaul
 
 
 def standardise_attributions(g, *, two_dimensional: bool | None = None) -> np.ndarray:
-    """Standardise averaged attributions along the last axis (ct_method §5.4).
+    """Standardise averaged attributions along the last axis (docs/method.md#integrated-gradients).
 
     * 2-D data: g̃ = |g| / (max g − min g), with the *signed* max and min;
     * otherwise: g̃ = (g − min g) / (max g − min g).
@@ -183,13 +183,14 @@ def protected_sensitivity(model, x, y, protected, *, rounds: int = defaults.IG_R
                           method: str = defaults.IG_METHOD, baseline_range=defaults.IG_BASELINE_RANGE,
                           quantiles=defaults.IG_QUANTILES, seed: int = 0,
                           jit_compile: bool = False) -> ProtectedSensitivity:
-    """Sensitivity of ``model`` to its protected features via integrated gradients (ct_method §5.4).
+    """Sensitivity of ``model`` to its protected features via integrated gradients.
 
-    Per round: draw ``n_samples`` row indices with replacement, give each sample its own baseline
-    U(``baseline_range``), compute IG w.r.t. the **true** labels ``y`` and average over the samples → g
-    (D,); standardise g (:func:`standardise_attributions`); average g̃ over the ``protected`` features
-    → one value per round.  Returns the median and ``quantiles`` over rounds.  Round r's draws depend
-    only on (``seed``, r), so two models evaluated with the same seed see the same samples/baselines.
+    The paper's procedure (docs/method.md#integrated-gradients).  Per round: draw ``n_samples`` row
+    indices with replacement, give each sample its own baseline U(``baseline_range``), compute IG w.r.t.
+    the **true** labels ``y`` and average over the samples → g (D,); standardise g
+    (:func:`standardise_attributions`); average g̃ over the ``protected`` features → one value per
+    round.  Returns the median and ``quantiles`` over rounds.  Round r's draws depend only on
+    (``seed``, r), so two models evaluated with the same seed see the same samples/baselines.
     """
     xa = as_2d_float(x, "x")
     n, d = xa.shape

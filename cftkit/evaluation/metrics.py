@@ -1,10 +1,10 @@
-"""Counterfactual quality metrics (ct_method §5.2): validity, cost, IP and IP* (MMD²).
+"""Counterfactual quality metrics (docs/method.md#metrics): validity, cost, IP and IP* (MMD²).
 
-* **validity**: argmax f(x') = y⁺ (not the search's τ criterion, §2.2).
+* **validity**: argmax f(x') = y⁺ (not the search's τ criterion, docs/method.md#mature-versus-valid).
 * **cost**: ‖x' − x‖₁ between the (decoded) counterfactual and its factual.
 * **IP**: mean ℓ1 distance from x' to the reference (test) points whose *true* label is y⁺.
 * **IP\\***: unbiased MMD² with a Gaussian kernel between a group of counterfactuals sharing a target and
-  ≤ 100 reference points of that target (§5.2); the paper's text uses length scale ℓ = 0.5, the
+  ≤ 100 reference points of that target; the paper's text uses length scale ℓ = 0.5, the
   reference code ℓ = 5.0 — both are reported (:data:`cftkit.defaults.MMD_LENGTH_SCALES`).
 
 Everything is vectorised: IP uses an exact sort/cumulative-sum identity per feature (no N × M
@@ -85,7 +85,7 @@ def predict(model, x) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- validity, cost, accuracy
 def validity(model, counterfactuals, targets) -> np.ndarray:
-    """Per-counterfactual validity: ``argmax f(x') == target`` (bool ``(N,)``; ct_method §5.2).
+    """Per-counterfactual validity: ``argmax f(x') == target`` (bool ``(N,)``; docs/method.md#metrics).
 
     Example:
         >>> import numpy as np, keras, cftkit.evaluation as ev
@@ -100,7 +100,7 @@ def validity(model, counterfactuals, targets) -> np.ndarray:
 
 
 def cost(counterfactuals, factuals) -> np.ndarray:
-    """Per-counterfactual cost ‖x' − x‖₁ (float64 ``(N,)``; ct_method §5.2).
+    """Per-counterfactual cost ‖x' − x‖₁ (float64 ``(N,)``; docs/method.md#metrics).
 
     Example:
         >>> import cftkit.evaluation as ev
@@ -123,7 +123,10 @@ def accuracy(model, x, y) -> float:
 
 
 def f1_score(model, x, y) -> float:
-    """Macro-averaged F1 over the classes present in ``y`` or in the predictions (multiclass F1, §5.5)."""
+    """Macro-averaged F1 over the classes present in ``y`` or in the predictions.
+
+    The multiclass F1 of docs/method.md#accuracy-and-adversarial-robustness.
+    """
     x = as_2d_float(x, "x")
     logits = predict_logits(model, x)
     y = as_labels(y, "y", n=x.shape[0], n_classes=logits.shape[1])
@@ -151,7 +154,7 @@ def implausibility(counterfactuals, targets, x_ref, y_ref, *, max_samples: int |
                    seed: int = 0) -> np.ndarray:
     """IP: mean ℓ1 distance from each counterfactual to the reference points of its target class.
 
-    The reference set is the evaluation (test) data with its **true** labels (ct_method §5.2).  By
+    The reference set is the evaluation (test) data with its **true** labels (docs/method.md#metrics).  By
     default every target-class reference point is used, i.e. the exact expectation of the reference's
     estimator.  With ``max_samples`` the reference's sampling is mimicked instead: per target class,
     ``min(len(x_ref), max_samples)`` draws **with replacement** from the target-class points (the paper
@@ -316,8 +319,8 @@ def mmd(x, y, length_scale: float = defaults.MMD_LENGTH_SCALE) -> float:
     """Unbiased squared MMD between samples ``x`` (m, D) and ``y`` (n, D), Gaussian kernel.
 
     MMD² = Σ_{i≠j} k(x_i, x_j)/(m(m−1)) + Σ_{i≠j} k(y_i, y_j)/(n(n−1)) − 2·Σ_{i,j} k(x_i, y_j)/(mn),
-    k(a, b) = exp(−‖a − b‖²/(2ℓ²)) (ct_method §5.2).  The estimate can be negative.  Both samples need
-    at least 2 rows.
+    k(a, b) = exp(−‖a − b‖²/(2ℓ²)) (docs/method.md#metrics).  The estimate can be negative.  Both samples
+    need at least 2 rows.
 
     Example:
         >>> import numpy as np, cftkit.evaluation as ev
@@ -440,8 +443,8 @@ def ip_star(counterfactuals, targets, x_ref, y_ref, *, length_scale: float = def
     """IP*: unbiased MMD² between the counterfactuals of each target and that target's reference points.
 
     Counterfactuals are grouped by target; each side is subsampled to at most ``max_samples`` rows
-    without replacement (seeded) and the groups' MMD² are computed in one batched call (ct_method §5.2).
-    The reference set is the evaluation (test) data with its true labels.
+    without replacement (seeded) and the groups' MMD² are computed in one batched call.  The reference set
+    is the evaluation (test) data with its true labels (docs/method.md#metrics).
 
     Args:
         length_scale: ℓ of the Gaussian kernel; the paper's text says 0.5, its code used 5.0 (default).

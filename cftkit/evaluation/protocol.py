@@ -1,4 +1,4 @@
-"""The paper's evaluation protocol (ct_method §5.1) and its aggregation (§5.3), batched.
+"""The paper's evaluation protocol and its aggregation, batched (docs/method.md#evaluation-protocol).
 
 :func:`evaluate_counterfactuals` runs, for every model, **one** batched search over all
 (run × λ_egy × individual) factuals (per-sample ``energy_weight``), computes validity, cost, IP and
@@ -139,7 +139,7 @@ def evaluate_counterfactuals(models: dict, dataset, *, n_runs: int = defaults.N_
                              ip_max_samples: int | None = defaults.IP_MAX_SAMPLES, split: str = defaults.EVAL_SPLIT,
                              seed: int = 0, generator="eccco", decode_categorical: bool = True,
                              jit_compile: bool = True, keep_counterfactuals: bool = True) -> ProtocolResult:
-    """Run the paper's test-time counterfactual protocol for several models (ct_method §5.1–5.3).
+    """Run the paper's test-time counterfactual protocol for several models (docs/method.md#evaluation-protocol).
 
     Per run r and λ_egy: each of ``n_individuals`` individuals gets a factual label drawn uniformly
     from all K labels and a target drawn uniformly from the other labels (shared by all models).  Each
@@ -306,7 +306,7 @@ def evaluate_counterfactuals(models: dict, dataset, *, n_runs: int = defaults.N_
         rec[ip_star_key(l)] = mmd_raw[gid, j] if n_rows else np.zeros(0)
     rec["model"] = np.asarray(names, dtype=object)[rec["model"]].astype(str) if n_rows else np.zeros(0, str)
 
-    # Aggregation (§5.3): valid rows → mean per (run, λ) → mean over λ.
+    # Aggregation (docs/method.md#aggregation-and-significance): valid rows → mean per (run, λ) → mean over λ.
     per_run, per_run_lambda, validity = {}, {}, {}
     for name in names:
         mask = rec["model"] == name
@@ -336,7 +336,7 @@ def evaluate_counterfactuals(models: dict, dataset, *, n_runs: int = defaults.N_
                           timings=timings)
 
 
-# ----------------------------------------------------------------------------- comparison (§5.3)
+# ------------------------------------------ comparison (docs/method.md#aggregation-and-significance)
 def _check_alpha(alpha):
     if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool) or not 0.0 < float(alpha) < 1.0:
         raise ValueError(f"alpha must be in the open interval (0, 1); got {alpha!r}")
@@ -354,7 +354,7 @@ def _paired(treated, baseline):
 
 
 def reduction(treated, baseline):
-    """Percentage reduction of ``treated`` relative to ``baseline`` over runs (ct_method §5.3).
+    """Percentage reduction of ``treated`` relative to ``baseline`` (docs/method.md#aggregation-and-significance).
 
     ratio_r = treated_r / baseline_r; reduction = (1 − mean_r ratio_r)·100 and sd = 100·sd_r(ratio_r)
     (sample sd, ddof = 1; NaN for a single run).  Runs whose ratio is not finite (NaN values, a zero

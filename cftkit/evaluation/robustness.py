@@ -1,10 +1,12 @@
-"""Adversarial robustness (ct_method §5.5): FGSM, PGD and robust accuracy over an ε grid.
+"""Adversarial robustness: FGSM, PGD and robust accuracy over an ε grid.
+
+Described in docs/method.md#accuracy-and-adversarial-robustness.
 
 * **FGSM**: x_adv = x + ε·sign(∇ₓ CE(f(x), y)).
 * **PGD**: random start x + U(−ε, ε), then ``steps`` sign-gradient steps of size α, each followed by a
   projection onto the L∞ ball of radius ε around x (40 steps of α = 0.01 in the paper).
 
-As in the reference there is **no clamping to the data domain** (§5.5).  ``y`` are the true labels.
+As in the reference there is **no clamping to the data domain**.  ``y`` are the true labels.
 Both attacks are ``tf.function`` graphs (PGD loops with ``tf.while_loop``) that accept a per-sample ε,
 so :func:`robust_accuracy` attacks every (ε, sample) pair in one call.
 """
@@ -93,7 +95,7 @@ def _chunks(n, d):
 
 
 def fgsm(model, x, y, epsilon: float = defaults.FGSM_EPSILON, *, jit_compile: bool = False) -> np.ndarray:
-    """Fast gradient sign method: ``x + ε·sign(∇ₓ CE(f(x), y))`` (no domain clamping; §5.5).
+    """Fast gradient sign method: ``x + ε·sign(∇ₓ CE(f(x), y))`` (no domain clamping).
 
     Args:
         model: a Keras model returning ``(N, K)`` logits.
@@ -112,7 +114,7 @@ def fgsm(model, x, y, epsilon: float = defaults.FGSM_EPSILON, *, jit_compile: bo
 def pgd(model, x, y, epsilon: float = defaults.FGSM_EPSILON, *, steps: int = defaults.PGD_STEPS,
         step_size: float = defaults.PGD_STEP_SIZE, seed: int = 0, jit_compile: bool = False) -> np.ndarray:
     """Projected gradient descent (L∞): random start U(−ε, ε), ``steps`` sign steps of ``step_size``,
-    projection onto the ε ball after each; no domain clamping (§5.5).
+    projection onto the ε ball after each; no domain clamping.
 
     The random start is drawn with ``numpy.random.default_rng(seed)`` on the host, so a seed gives the
     same result with and without XLA (TF's stateless RNG streams differ between the two).
@@ -136,7 +138,7 @@ def pgd(model, x, y, epsilon: float = defaults.FGSM_EPSILON, *, steps: int = def
 def robust_accuracy(model, x, y, epsilons=defaults.ROBUST_EPSILONS, attack: str = "fgsm", *,
                     steps: int = defaults.PGD_STEPS, step_size: float = defaults.PGD_STEP_SIZE, seed: int = 0,
                     jit_compile: bool = False) -> dict:
-    """Accuracy under attack for each ε (the robust-accuracy curves of §5.5).
+    """Accuracy under attack for each ε (the paper's robust-accuracy curves).
 
     All (ε, sample) pairs are attacked in one batched call.  At ε = 0 both attacks return x itself, so
     the first entry of the default grid is the clean accuracy.

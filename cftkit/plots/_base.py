@@ -171,7 +171,7 @@ def decision_surface(model, xlim, ylim, *, resolution: int = 200, proba: bool = 
 
 
 def energy_surface(model, target: int, xlim, ylim, *, resolution: int = 150) -> Surface:
-    """E(x, y⁺) = −f(x)[y⁺] (the negative target logit, ct_method §1.1) over the plane."""
+    """E(x, y⁺) = −f(x)[y⁺] (the negative target logit, docs/method.md#energy) over the plane."""
     xx, yy, pts = plane_grid(xlim, ylim, resolution)
     logits = predict_logits(model, pts)
     k = int(logits.shape[1])

@@ -67,7 +67,9 @@ def run_values(result: ProtocolResult, metric: str, *, length_scale: float | Non
 
 
 def paired_comparison(treated, baseline, *, alpha: float = defaults.SIGNIFICANCE_LEVEL) -> dict:
-    """Everything the table's cell is made of, run by run (ct_method §5.3), for paired per-run values.
+    """Everything the table's cell is made of, run by run, for paired per-run values.
+
+    The steps of docs/method.md#aggregation-and-significance.
 
     Returns a dict: ``n_runs`` (runs where both values are finite), ``treated``/``baseline`` (those runs),
     ``treated_mean``, ``baseline_mean``, ``deltas`` (|T_r| − |B_r|), ``significant``, ``ci`` (the

@@ -1,11 +1,12 @@
 """Build the lessons from their text sources: ``notebooks/src/NN_name.py`` → ``notebooks/NN_name.ipynb``
-(executed) → ``notebooks/student/NN_name.ipynb``.
+(executed, the instructor version) → ``notebooks/student/NN_name.ipynb`` (nbgrader's student version).
 
 The source of truth of every lesson is a jupytext *percent* script in ``notebooks/src/`` (markdown cells
-are ``# %% [markdown]`` comments, solution cells are ``# %% tags=["solution"]``).  The instructor notebook
-is paired with it (``"jupytext": {"formats": "ipynb,src//py:percent"}`` in its metadata), so that with
-jupytext installed (the ``lab`` extra) JupyterLab saves both files whichever one is open.  Usage, from the
-repository root::
+are ``# %% [markdown]`` comments; an exercise's cells carry nbgrader metadata in their header, e.g.
+``# %% nbgrader={"grade": false, "grade_id": "div_by_hand", "locked": false, "schema_version": 3,
+"solution": true, "task": false}``).  The instructor notebook is paired with it (``"jupytext": {"formats":
+"ipynb,src//py:percent"}`` in its metadata), so that with jupytext installed (the ``lab`` extra) JupyterLab
+saves both files whichever one is open.  Usage, from the repository root::
 
     python notebooks/_tools/build.py              # every lesson: source → executed notebook → student copy
     python notebooks/_tools/build.py 00 03        # only these lessons
@@ -13,6 +14,7 @@ repository root::
                                                        # when a code cell changed)
     python notebooks/_tools/build.py --student-only    # only rewrite notebooks/student/ from the notebooks
     python notebooks/_tools/build.py --check      # no kernel: exit 1 if a notebook or a student copy is stale
+    python notebooks/_tools/build.py --course [DIR]    # an nbgrader course folder (default notebooks/_course)
 
 Executing runs each notebook in a fresh ``python3`` kernel with nbclient (timeout 600 s per cell, working
 directory ``notebooks/``), with ``TF_CPP_MIN_LOG_LEVEL=3``, ``TF_ENABLE_ONEDNN_OPTS=0`` and without
@@ -22,19 +24,28 @@ whose execution fails is not written.
 Conventions of a lesson (nbval strict compares every stored output; tests/test_notebooks.py checks
 the structure):
 
-* the first cell is markdown (title, learning goals); the last one is "What to try next";
-* the first code cell sets ``TF_CPP_MIN_LOG_LEVEL`` and ``TF_ENABLE_ONEDNN_OPTS`` before anything imports
-  TensorFlow and ends with a statement (no ``'0'`` output); the next imports cftkit and calls
-  ``cftkit.seed_everything(seed, threads=2)`` before any TensorFlow op;
-* an exercise is a markdown prompt followed by a self-contained code cell tagged ``solution`` that no
-  later cell depends on (the student copy replaces it with a stub);
+* the first cell is markdown (title, launch links to the student copy on Binder and Colab, learning
+  goals); the last one is "What to try next";
+* the first code cell installs cftkit on Colab only (plain Python, no output elsewhere); the next sets
+  ``TF_CPP_MIN_LOG_LEVEL`` and ``TF_ENABLE_ONEDNN_OPTS`` before anything imports TensorFlow and ends with a
+  statement (no ``'0'`` output); the next imports cftkit, the lesson's checks
+  (``from cftkit.exercises import lessonNN as ex``) and calls ``cftkit.seed_everything(seed, threads=2)``
+  before any TensorFlow op;
+* an exercise is a markdown prompt, a *solution cell* (nbgrader ``solution: true``; the solution between
+  ``### BEGIN SOLUTION`` / ``### END SOLUTION`` lines, the same code as ``ex.<name>.solution()``) and a
+  locked *test cell* (nbgrader ``grade: true`` with ``points``) that calls ``ex.<name>.assert_correct(...)``
+  and, between ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``, ``ex.<name>.assert_hidden(...)``;
+  no later cell depends on an exercise;
 * ``verbose=0`` / ``progress=False``; printed numbers are rounded; no timings, paths or memory addresses
   in outputs; plotting cells end with ``plt.show()`` (or assign the plot); widgets left as the last
   expression have short fixed reprs.
 
-Student copies: every code cell tagged ``solution`` becomes a stub raising ``NotImplementedError``
-(tagged ``exercise`` and ``raises-exception``), outputs and saved widget state are dropped, and so is
-the jupytext pairing (a student's notebook is a plain ``.ipynb``).
+Student copies: nbgrader's ``generate_assignment`` (no database, one call for all lessons, in a temporary
+course folder with ``notebooks/_tools/nbgrader_config.py``) turns every solution region into
+``# YOUR CODE HERE`` / ``raise NotImplementedError()`` and drops the hidden tests; before that, outputs,
+execution timestamps, the saved widget state and the jupytext pairing are removed (a student's notebook is
+a plain ``.ipynb``).  ``notebooks/student/`` holds exactly what ``nbgrader generate_assignment`` releases
+for the course folder that ``--course`` writes.
 """
 
 from __future__ import annotations
@@ -42,11 +53,15 @@ from __future__ import annotations
 import argparse
 import copy
 import difflib
+import importlib.util
 import json
 import os
 import pathlib
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -57,8 +72,9 @@ PAIRING = "ipynb,src//py:percent"  # notebooks/NN_name.ipynb <-> notebooks/src/N
 TEXT_FORMAT = "py:percent"
 KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
 TIMEOUT = 600
-STUB = ("# Exercise: write your solution here (the task is in the cell above).\n"
-        "raise NotImplementedError(\"exercise left for you: the instructor notebook has a solution\")")
+COURSE_CONFIG = HERE / "nbgrader_config.py"  # the course's nbgrader settings (copied into every course folder)
+COURSE = NOTEBOOKS / "_course"  # the default course folder of --course (ignored by git)
+NBGRADER_HINT = "nbgrader is not installed: pip install -e '.[course]'  (or .[test])"
 # the only lines of a source that depend on the installed jupytext rather than on the lesson
 _VERSION_LINE = re.compile(r"^#\s+(jupytext_version|format_version):.*$", re.M)
 _COMMAND = "python notebooks/_tools/build.py"
@@ -180,19 +196,16 @@ def execute(nb) -> float:
 
 
 # ----------------------------------------------------------------------------------- student copies
-def student_version(nb: dict) -> dict:
-    """The student copy of a notebook (a new dict; the input is not modified)."""
+def course_source(nb: dict) -> dict:
+    """The instructor notebook as nbgrader's source (a new dict): no outputs, no execution timestamps, no saved
+    widget state, no jupytext pairing."""
     out = copy.deepcopy(nb)
     for cell in out["cells"]:
         if cell["cell_type"] != "code":
             continue
-        tags = cell.setdefault("metadata", {}).get("tags", [])
-        if "solution" in tags:
-            cell["source"] = STUB
-            cell["metadata"]["tags"] = [t for t in tags if t != "solution"] + ["exercise", "raises-exception"]
         cell["outputs"] = []
         cell["execution_count"] = None
-        cell["metadata"].pop("execution", None)  # nbclient's timestamps change on every run
+        cell.setdefault("metadata", {}).pop("execution", None)  # nbclient's timestamps change on every run
     meta = out.get("metadata", {})
     meta.pop("widgets", None)  # saved widget state belongs to the executed copy
     meta.pop("jupytext", None)  # no pairing: the student copy has no source file of its own
@@ -203,13 +216,55 @@ def render(nb: dict) -> str:
     return json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
 
 
-def student_text(name: str) -> str:
-    return render(student_version(json.loads(notebook_path(name).read_text(encoding="utf-8"))))
+def write_course(root: pathlib.Path, names, notebooks: dict | None = None) -> pathlib.Path:
+    """An nbgrader course folder: ``root/nbgrader_config.py`` and ``root/source/NN_name/NN_name.ipynb`` for
+    every lesson in ``names`` (from ``notebooks`` when given, else from ``notebooks/NN_name.ipynb``)."""
+    root = pathlib.Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(COURSE_CONFIG, root / "nbgrader_config.py")
+    for name in names:
+        nb = notebooks[name] if notebooks is not None else json.loads(notebook_path(name).read_text(encoding="utf-8"))
+        folder = root / "source" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.ipynb").write_text(render(course_source(nb)), encoding="utf-8")
+    return root
 
 
-def write_student(name: str) -> None:
+def nbgrader(args, cwd: pathlib.Path) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` in a course folder, isolated from the user's Jupyter configuration."""
+    if importlib.util.find_spec("nbgrader") is None:
+        raise SystemExit(NBGRADER_HINT)
+    # nbgrader's gradebook runs `alembic` from PATH: put this Python's scripts first (an unactivated venv)
+    scripts = str(pathlib.Path(sys.executable).parent)
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(pathlib.Path(cwd) / ".jupyter"),
+               PATH=scripts + os.pathsep + os.environ.get("PATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"nbgrader {' '.join(args)} failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    return proc
+
+
+def student_versions(names, notebooks: dict | None = None) -> dict:
+    """``{name: student copy (a dict)}``: nbgrader's ``generate_assignment`` for all ``names`` at once."""
+    names = list(names)
+    if not names:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="cftkit-course-") as tmp:
+        root = write_course(pathlib.Path(tmp), names, notebooks)
+        nbgrader(["generate_assignment", "*", "--no-db", "--force"], cwd=root)
+        return {name: json.loads((root / "release" / name / f"{name}.ipynb").read_text(encoding="utf-8"))
+                for name in names}
+
+
+def student_texts(names) -> dict:
+    return {name: render(nb) for name, nb in student_versions(names).items()}
+
+
+def write_student(names) -> None:
     STUDENT.mkdir(parents=True, exist_ok=True)
-    student_path(name).write_text(student_text(name), encoding="utf-8")
+    for name, text in student_texts([names] if isinstance(names, str) else names).items():
+        student_path(name).write_text(text, encoding="utf-8")
 
 
 # ------------------------------------------------------------------------------------------ commands
@@ -253,9 +308,14 @@ def stale() -> list[str]:
         if normalise(text_of_notebook_file(nb)) != normalise(src.read_text(encoding="utf-8")):
             problems.append(f"{name}: {nb.name} and src/{src.name} differ; run {_COMMAND} {name[:2]} "
                             f"(or, if you edited the notebook without jupytext: jupytext --sync notebooks/{nb.name})")
+    present = [name for name in names if notebook_path(name).exists()]
+    for name, text in student_texts(present).items():
         stu = student_path(name)
-        if not stu.exists() or stu.read_text(encoding="utf-8") != student_text(name):
+        if not stu.exists() or stu.read_text(encoding="utf-8") != text:
             problems.append(f"{name}: student copy stale; run {_COMMAND} --student-only")
+    for path in sorted(STUDENT.glob("*.ipynb")):
+        if path.stem not in names:
+            problems.append(f"student/{path.name} has no source {source_path(path.stem).relative_to(NOTEBOOKS.parent)}")
     return problems
 
 
@@ -267,16 +327,23 @@ def main(argv=None) -> int:
                       help="keep the stored outputs (only for edits outside code cells)")
     mode.add_argument("--student-only", action="store_true", help="only rewrite notebooks/student/")
     mode.add_argument("--check", action="store_true", help="exit 1 if a notebook or a student copy is stale")
+    mode.add_argument("--course", nargs="?", const=str(COURSE), metavar="DIR",
+                      help=f"write an nbgrader course folder (source/ and nbgrader_config.py; default "
+                           f"{COURSE.relative_to(NOTEBOOKS.parent)})")
     args = parser.parse_args(argv)
     names = select(args.lessons)
+    if args.course:
+        root = write_course(pathlib.Path(args.course), names)
+        print(f"wrote the course folder {root} ({len(names)} lessons in source/); in it run, e.g.:\n"
+              f"  nbgrader generate_assignment {names[0]}\n  nbgrader autograde {names[0]}")
+        return 0
     if args.check:
         problems = stale()
         for p in problems:
             print(p, file=sys.stderr)
         return 1 if problems else 0
     if args.student_only:
-        for name in names:
-            write_student(name)
+        write_student(names)
         return 0
     if "MPLBACKEND" in os.environ and not args.no_execute:
         print(f"note: MPLBACKEND={os.environ['MPLBACKEND']} is not passed to the kernel", file=sys.stderr)

@@ -16,6 +16,9 @@
 # %% [markdown]
 # # 00 · Start here: counterfactual training in ten minutes
 #
+# [Open on Binder](https://mybinder.org/v2/gh/cftkit/cftkit/main?urlpath=lab/tree/notebooks/student/00_start_here.ipynb) · [Open in Colab](https://colab.research.google.com/github/cftkit/cftkit/blob/main/notebooks/student/00_start_here.ipynb) — the student version: exercises with
+# checks, no solutions.
+#
 # A **counterfactual explanation** answers *"what would have to change for the model to decide
 # differently?"*: starting from a factual input x, a gradient search moves it until the model
 # predicts the target class y⁺. The result x′ is only useful if it is **plausible** (it looks like
@@ -34,6 +37,27 @@
 # - pick any point yourself and compare BL's and CT's counterfactuals with the `SideBySide` widget.
 
 # %%
+# Colab only: install cftkit from its repository (it is not on PyPI), keeping Colab's own TensorFlow.
+# Anywhere else (Binder, your own JupyterLab) this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+
+def _importable(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+if "google.colab" in sys.modules and not _importable("cftkit"):
+    package = "cftkit" if _importable("tensorflow") else "cftkit[cpu]"  # never tensorflow-cpu beside tensorflow
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet",
+                           f"{package} @ git+https://github.com/cftkit/cftkit"])
+    importlib.invalidate_caches()
+
+# %%
 import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow reads both variables when it is imported,
 _ = os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # so they come before anything imports it
@@ -47,6 +71,7 @@ import numpy as np
 
 import cftkit
 from cftkit import evaluation as ev, plots, widgets
+from cftkit.exercises import lesson00 as ex  # the exercises' checks: ex.<name>.check(...), .hint(), .solution()
 
 cftkit.seed_everything(0, threads=2)  # Python, NumPy, TF and Keras seeds; 2 threads give the same numbers everywhere
 logging.getLogger("tensorflow").setLevel(logging.ERROR)  # no "tf.function retracing" notes: cftkit traces one
@@ -166,8 +191,8 @@ compare = widgets.SideBySide(models, ds, index=int(idx[3]), threshold=0.95, cost
 compare
 
 # %% [markdown]
-# Widgets need a running kernel. For the saved notebook, here is the picture a second `SideBySide`
-# draws for a free point in the corner of the domain, (1.2, 1.2), far from any data: BL again
+# Widgets need a running kernel (a notebook viewed without one shows none), so here is also, as a
+# plain picture, what a second `SideBySide` draws for a free point in the corner of the domain, (1.2, 1.2), far from any data: BL again
 # bounces without reaching τ, CT reaches the blob in three steps.
 
 # %%
@@ -191,6 +216,38 @@ for ax, (name, res) in zip(axes, results.items()):
 plt.show()
 
 # %% [markdown]
+# ### Exercise 1 — IP by hand
+#
+# Compute the numbers in the two titles yourself. Write `mean_l1(cf, points)`: the mean ℓ1 distance
+# Σⱼ |x′ⱼ − x⁺ⱼ| from one point `cf` (shape `(2,)`) to every row of `points` (shape `(M, 2)`). Then set
+# `ip_bl` and `ip_ct` to the IP of BL's and CT's counterfactual for factual `i`; the points to compare
+# with are the test points of that counterfactual's target class, `results[name].target[i]`.
+#
+# Your code goes in the next cell; the cell after it checks your answer: ✓ when it is right,
+# otherwise a message that says what to fix. Stuck? `ex.ip_by_hand.hint()` gives a hint,
+# `ex.ip_by_hand.solution()` shows a solution.
+
+# %% nbgrader={"grade": false, "grade_id": "ip_by_hand", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def mean_l1(cf, points):
+    """The mean ℓ1 distance from one point `cf` (D,) to the rows of `points` (M, D)."""
+    ### BEGIN SOLUTION
+    return float(np.abs(points - cf).sum(axis=1).mean())
+    ### END SOLUTION
+
+
+### BEGIN SOLUTION
+ip_bl = mean_l1(results["BL"].counterfactual[i], ds.x_test[ds.y_test == results["BL"].target[i]])
+ip_ct = mean_l1(results["CT"].counterfactual[i], ds.x_test[ds.y_test == results["CT"].target[i]])
+### END SOLUTION
+print(f"IP of BL's counterfactual {ip_bl:.3f}, of CT's {ip_ct:.3f}")
+
+# %% nbgrader={"grade": true, "grade_id": "ip_by_hand_test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+ex.ip_by_hand.assert_correct(mean_l1, ip_bl, ip_ct, results=results, dataset=ds, i=i)  # ✓, or what to fix
+### BEGIN HIDDEN TESTS
+ex.ip_by_hand.assert_hidden(mean_l1, ip_bl, ip_ct, results=results, dataset=ds, i=i)
+### END HIDDEN TESTS
+
+# %% [markdown]
 # Now over 250 test points. *Valid* means the model predicts y⁺ for x′ (argmax), the paper's
 # validity measure.
 
@@ -207,35 +264,52 @@ for name, m in models.items():
 # CT's counterfactuals are all valid and clearly closer to real target-class data (the paper reports
 # a 59 % lower IP on this dataset after full training). Nothing about the *search* changed: the model
 # itself now has gradients that lead to plausible places.
-#
-# ### Exercise 1 — Does the generator matter?
-#
-# The searches above used ECCCo, whose energy term already pulls counterfactuals towards
-# low-energy (typical) regions. Repeat the 250-point comparison with `generator="generic"` (plain
-# cross-entropy, no energy term) and print valid share and mean IP for BL and CT. Does CT still win?
 
-# %% tags=["solution"]
-# solution
+# %% [markdown]
+# ### Exercise 2 — Does the generator matter?
+#
+# The searches above used ECCCo, whose energy term already pulls counterfactuals towards low-energy
+# (typical) regions. Repeat the 250-point comparison with `generator="generic"` (plain cross-entropy, no
+# energy term) and store, per model name, the share of valid counterfactuals in `generic_valid` and the
+# mean IP in `generic_ip` (dicts of floats). Does CT still win?
+#
+# Your code goes in the next cell; the cell after it checks your answer: ✓ when it is right,
+# otherwise a message that says what to fix. Stuck? `ex.generic_search.hint()` gives a hint,
+# `ex.generic_search.solution()` shows a solution.
+
+# %% nbgrader={"grade": false, "grade_id": "generic_search", "locked": false, "schema_version": 3, "solution": true, "task": false}
+### BEGIN SOLUTION
+generic_valid, generic_ip = {}, {}
 for name, m in models.items():
     targets = 1 - ev.predict(m, x_eval)
     cf = cftkit.search(m, x_eval, targets, generator="generic", **search_kw).counterfactual
-    ip = ev.implausibility(cf, targets, ds.x_test, ds.y_test)
-    print(f"{name} (generic): valid {ev.validity(m, cf, targets).mean():.2f}, mean IP {ip.mean():.3f}")
+    generic_valid[name] = float(ev.validity(m, cf, targets).mean())
+    generic_ip[name] = float(ev.implausibility(cf, targets, ds.x_test, ds.y_test).mean())
+### END SOLUTION
+for name in models:
+    print(f"{name} (generic): valid {generic_valid[name]:.2f}, mean IP {generic_ip[name]:.3f}")
+
+# %% nbgrader={"grade": true, "grade_id": "generic_search_test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+ex.generic_search.assert_correct(generic_valid, generic_ip, models=models, x_eval=x_eval, dataset=ds, search_kw=search_kw)  # ✓, or what to fix
+### BEGIN HIDDEN TESTS
+ex.generic_search.assert_hidden(generic_valid, generic_ip, models=models, x_eval=x_eval, dataset=ds, search_kw=search_kw)
+### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 2 — A second plausibility measure
+# ## Before you leave: shut the kernel down
 #
-# IP compares one counterfactual with the data; **IP\*** (`ev.ip_star`) compares the *distribution*
-# of all counterfactuals for a target with that target's data, using the maximum mean discrepancy
-# (MMD). Compute IP\* per target class for both models' 250 counterfactuals.
-
-# %% tags=["solution"]
-# solution
-for name, m in models.items():
-    targets = 1 - ev.predict(m, x_eval)
-    cf = cftkit.search(m, x_eval, targets, **search_kw).counterfactual
-    scores = ev.ip_star(cf, targets, ds.x_test, ds.y_test)
-    print(name, {f"y⁺={t}": f"{v:.4f}" for t, v in scores.items()})
+# Every open lesson has a kernel of its own, the Python process that runs its cells and keeps its
+# data, models and TensorFlow in memory: about 0.4–0.5 GB per lesson. Binder gives you 2 GB in all;
+# when your kernels together need more, Binder restarts the kernel (everything it had computed is
+# lost), and it culls kernels that have been idle for 10 minutes. So when you are done with a
+# lesson, shut its kernel down before you open the next one. In JupyterLab:
+#
+# - **Kernel ▸ Shut Down Kernel** in the menu bar stops the kernel of the notebook in front; or
+# - the **Running Terminals and Kernels** panel in the left sidebar lists every running kernel, each
+#   with a button that shuts it down (and one that shuts them all down).
+#
+# Closing a notebook's tab does **not** stop its kernel: it keeps running, and keeps its memory,
+# until you shut it down.
 
 # %% [markdown]
 # ## What to try next

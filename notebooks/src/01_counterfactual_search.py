@@ -16,6 +16,9 @@
 # %% [markdown]
 # # 01 · The counterfactual search, step by step
 #
+# [Open on Binder](https://mybinder.org/v2/gh/cftkit/cftkit/main?urlpath=lab/tree/notebooks/student/01_counterfactual_search.ipynb) · [Open in Colab](https://colab.research.google.com/github/cftkit/cftkit/blob/main/notebooks/student/01_counterfactual_search.ipynb) — the student version: exercises with
+# checks, no solutions.
+#
 # Every counterfactual in `cftkit` comes from the same loop, written once in TensorFlow and run for
 # many factuals at once. Starting at the factual, x₀ = x, each step is
 #
@@ -32,6 +35,27 @@
 # - compare the Generic and ECCCo generators side by side.
 
 # %%
+# Colab only: install cftkit from its repository (it is not on PyPI), keeping Colab's own TensorFlow.
+# Anywhere else (Binder, your own JupyterLab) this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+
+def _importable(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+if "google.colab" in sys.modules and not _importable("cftkit"):
+    package = "cftkit" if _importable("tensorflow") else "cftkit[cpu]"  # never tensorflow-cpu beside tensorflow
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet",
+                           f"{package} @ git+https://github.com/cftkit/cftkit"])
+    importlib.invalidate_caches()
+
+# %%
 import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow reads both variables when it is imported,
 _ = os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # so they come before anything imports it
@@ -44,7 +68,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import cftkit
-from cftkit import evaluation as ev, plots, widgets
+from cftkit import evaluation as ev, plots, tf, widgets
+from cftkit.exercises import lesson01 as ex  # the exercises' checks: ex.<name>.check(...), .hint(), .solution()
 
 cftkit.seed_everything(0, threads=2)  # Python, NumPy, TF and Keras seeds; 2 threads give the same numbers everywhere
 logging.getLogger("tensorflow").setLevel(logging.ERROR)  # no "tf.function retracing" notes: cftkit traces one
@@ -115,6 +140,40 @@ fig.legend(*plots.legend_entries(axes[:3]), loc="outside lower center", ncols=6,
 plt.show()
 
 # %% [markdown]
+# ### Exercise 1 — The first step by hand
+#
+# The search is plain gradient descent. Write `first_step(model, x, target, learning_rate)`, the first step
+# of a **Generic** search for a batch `x` of shape `(N, D)`: x₁ = x − η ∇ₓ CE(f(x), y⁺), with the softmax
+# cross-entropy of the logits `model(x)` to `target` (summed over the rows) and its gradient from
+# `tf.GradientTape`. It should return a NumPy array of shape `(N, D)`. (The distance term λ_cost‖x − x₀‖₁
+# has gradient 0 at the factual itself, and the first step starts there.)
+#
+# Your code goes in the next cell; the cell after it checks your answer: ✓ when it is right,
+# otherwise a message that says what to fix. Stuck? `ex.first_step.hint()` gives a hint,
+# `ex.first_step.solution()` shows a solution.
+
+# %% nbgrader={"grade": false, "grade_id": "first_step", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def first_step(model, x, target, learning_rate):
+    """x₁ = x − η ∇ₓ CE(f(x), y⁺): the first step of a Generic search, for a batch x (N, D)."""
+    ### BEGIN SOLUTION
+    x = tf.convert_to_tensor(x, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=target, logits=model(x)))
+    return (x - learning_rate * tape.gradient(loss, x)).numpy()
+    ### END SOLUTION
+
+
+x1 = first_step(model, x0, target, 0.02)
+print(f"x₀ = {np.round(x0[0], 4)}  →  x₁ = {np.round(x1[0], 4)}")
+
+# %% nbgrader={"grade": true, "grade_id": "first_step_test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+ex.first_step.assert_correct(first_step, model=model, x=x0, target=target)  # ✓, or what to fix
+### BEGIN HIDDEN TESTS
+ex.first_step.assert_hidden(first_step, model=model, x=x0, target=target)
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## 3. Explore it yourself: `SearchExplorer`
 #
 # Run the cell below in a live notebook. Pick a point (`index`, or *free x/y*), a target and a
@@ -131,8 +190,8 @@ explorer = widgets.SearchExplorer(model, ds, index=INDEX, learning_rate=0.02, th
 explorer
 
 # %% [markdown]
-# Widgets need a running kernel. So that the saved notebook shows one too, here is the picture a
-# second explorer draws with T = 2 steps and the energy background (the explorer above stays as
+# Widgets need a running kernel (a notebook viewed without one shows none), so here is also, as a
+# plain picture, what a second explorer draws with T = 2 steps and the energy background (the explorer above stays as
 # you left it).
 
 # %%
@@ -190,20 +249,35 @@ for ax, generator in zip(axes, ("generic", "eccco")):
 plt.show()
 
 # %% [markdown]
-# ### Exercise — How strong should the energy term be?
+# ### Exercise 2 — How strong should the energy term be?
 #
-# For λ_egy ∈ {0, 5, 20, 50}, search ECCCo counterfactuals for the 200 points `x_eval` (targets
-# `t_eval`, η = 0.02, τ = 0.9, `constraints`) and print the mean IP, the mean cost and the share of
-# mature counterfactuals. What do you gain and what do you pay as λ_egy grows?
+# For λ_egy ∈ {0, 5, 20, 50}, search ECCCo counterfactuals for the 200 points `x_eval` (targets `t_eval`,
+# η = 0.02, τ = 0.9, `constraints`) and store `sweep[λ_egy] = {"ip": …, "cost": …, "mature": …}`: the mean
+# IP, the mean cost and the share of mature counterfactuals. What do you gain and what do you pay as
+# λ_egy grows?
+#
+# Your code goes in the next cell; the cell after it checks your answer: ✓ when it is right,
+# otherwise a message that says what to fix. Stuck? `ex.energy_sweep.hint()` gives a hint,
+# `ex.energy_sweep.solution()` shows a solution.
 
-# %% tags=["solution"]
-# solution
+# %% nbgrader={"grade": false, "grade_id": "energy_sweep", "locked": false, "schema_version": 3, "solution": true, "task": false}
+### BEGIN SOLUTION
+sweep = {}
 for energy_weight in (0.0, 5.0, 20.0, 50.0):
     r = cftkit.search(model, x_eval, t_eval, generator="eccco", constraints=constraints, learning_rate=0.02,
                       threshold=0.9, energy_weight=energy_weight)
-    ip = ev.implausibility(r.counterfactual, t_eval, ds.x_test, ds.y_test).mean()
-    print(f"λ_egy = {energy_weight:4.0f}: IP {ip:.3f}, cost {ev.cost(r.counterfactual, x_eval).mean():.3f}, "
-          f"mature {r.mature.mean():.2f}")
+    sweep[energy_weight] = {"ip": float(ev.implausibility(r.counterfactual, t_eval, ds.x_test, ds.y_test).mean()),
+                            "cost": float(ev.cost(r.counterfactual, x_eval).mean()),
+                            "mature": float(r.mature.mean())}
+### END SOLUTION
+for energy_weight, s in sweep.items():
+    print(f"λ_egy = {energy_weight:4.0f}: IP {s['ip']:.3f}, cost {s['cost']:.3f}, mature {s['mature']:.2f}")
+
+# %% nbgrader={"grade": true, "grade_id": "energy_sweep_test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+ex.energy_sweep.assert_correct(sweep, model=model, x=x_eval, targets=t_eval, dataset=ds, constraints=constraints)  # ✓, or what to fix
+### BEGIN HIDDEN TESTS
+ex.energy_sweep.assert_hidden(sweep, model=model, x=x_eval, targets=t_eval, dataset=ds, constraints=constraints)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## What to try next

@@ -16,6 +16,9 @@
 # %% [markdown]
 # # 02 · Actionability: domains and mutability
 #
+# [Open on Binder](https://mybinder.org/v2/gh/cftkit/cftkit/main?urlpath=lab/tree/notebooks/student/02_actionability.ipynb) · [Open in Colab](https://colab.research.google.com/github/cftkit/cftkit/blob/main/notebooks/student/02_actionability.ipynb) — the student version: exercises with
+# checks, no solutions.
+#
 # A counterfactual that asks someone to become younger, or to move outside any realistic range, is
 # useless. `cftkit.Constraints` describes, per feature,
 #
@@ -28,6 +31,27 @@
 # - see that an immutable feature never changes and an increase-only feature never decreases;
 # - explore how constraints reshape counterfactuals with the `ActionabilityExplorer` widget;
 # - recognise when a constraint makes a counterfactual impossible.
+
+# %%
+# Colab only: install cftkit from its repository (it is not on PyPI), keeping Colab's own TensorFlow.
+# Anywhere else (Binder, your own JupyterLab) this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+
+def _importable(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+if "google.colab" in sys.modules and not _importable("cftkit"):
+    package = "cftkit" if _importable("tensorflow") else "cftkit[cpu]"  # never tensorflow-cpu beside tensorflow
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet",
+                           f"{package} @ git+https://github.com/cftkit/cftkit"])
+    importlib.invalidate_caches()
 
 # %%
 import os
@@ -43,6 +67,7 @@ import numpy as np
 
 import cftkit
 from cftkit import evaluation as ev, plots, widgets
+from cftkit.exercises import lesson02 as ex  # the exercises' checks: ex.<name>.check(...), .hint(), .solution()
 
 cftkit.seed_everything(0, threads=2)  # Python, NumPy, TF and Keras seeds; 2 threads give the same numbers everywhere
 logging.getLogger("tensorflow").setLevel(logging.ERROR)  # no "tf.function retracing" notes: cftkit traces one
@@ -150,6 +175,43 @@ plots.place_legend(ax, "outside")
 plt.show()
 
 # %% [markdown]
+# ### Exercise 1 — The mutability mask by hand
+#
+# Before every step the search masks the step Δ = −η∇ feature by feature, so that no feature moves in a
+# direction its mutability forbids. Write `mask_step(delta, mutability)`: for steps `delta` of shape `(N, D)`
+# and one mutability per feature (`"both"`, `"increase"`, `"decrease"` or `"none"`), return the masked
+# steps as a new array (leave `delta` itself unchanged).
+#
+# Your code goes in the next cell; the cell after it checks your answer: ✓ when it is right,
+# otherwise a message that says what to fix. Stuck? `ex.mask_step.hint()` gives a hint,
+# `ex.mask_step.solution()` shows a solution.
+
+# %% nbgrader={"grade": false, "grade_id": "mask_step", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def mask_step(delta, mutability):
+    """The steps Δ (N, D) with each feature's change limited by its mutability ("both", "increase",
+    "decrease" or "none"), as the search masks every step before it takes it."""
+    ### BEGIN SOLUTION
+    delta = np.array(delta, dtype=float)
+    for j, m in enumerate(mutability):
+        if m == "increase":
+            delta[:, j] = np.maximum(delta[:, j], 0.0)
+        elif m == "decrease":
+            delta[:, j] = np.minimum(delta[:, j], 0.0)
+        elif m == "none":
+            delta[:, j] = 0.0
+    return delta
+    ### END SOLUTION
+
+
+print(mask_step([[0.5, -0.5], [-0.2, 0.3]], ["increase", "none"]))
+
+# %% nbgrader={"grade": true, "grade_id": "mask_step_test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+ex.mask_step.assert_correct(mask_step, settings=settings)  # ✓, or what to fix
+### BEGIN HIDDEN TESTS
+ex.mask_step.assert_hidden(mask_step, settings=settings)
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## 4. Explore it yourself: `ActionabilityExplorer`
 #
 # In a live notebook: choose each feature's mutability, narrow its domain with the range sliders and
@@ -162,8 +224,8 @@ explorer = widgets.ActionabilityExplorer(model, ds, index=0)
 explorer
 
 # %% [markdown]
-# Widgets need a running kernel. For the saved notebook, a second explorer with x1 made immutable from
-# code (the explorer above stays as you left it): the reachable region collapses to a vertical line
+# Widgets need a running kernel (a notebook viewed without one shows none), so here is also, as a
+# plain picture, a second explorer with x1 made immutable from code (the explorer above stays as you left it): the reachable region collapses to a vertical line
 # through the factual.
 
 # %%
@@ -174,19 +236,31 @@ print(f"Δ = {np.round(fixed_x1.current_result.counterfactual[0] - fixed_x1.fact
       f"mature {fixed_x1.current_result.mature[0]}")
 
 # %% [markdown]
-# ### Exercise — Decrease-only
+# ### Exercise 2 — Decrease-only
 #
-# Make **x1 decrease-only** (x2 stays free), search counterfactuals for all test points (`x_all`,
-# targets `t_all`) and verify that no counterfactual increases x1. Which direction of change (0 → 1
-# or 1 → 0) suffers, and why? Print the share of mature counterfactuals per target class.
+# Make **x1 decrease-only** (x2 stays free) and search counterfactuals for all test points (`x_all`, targets
+# `t_all`). Store the largest change of x1, Δx1 = x′₁ − x₁, in `max_dx1` (no counterfactual may increase x1,
+# so it must be ≤ 0) and the share of mature counterfactuals per target class in
+# `mature_by_target = {0: …, 1: …}`. Which direction of change (0 → 1 or 1 → 0) suffers, and why?
+#
+# Your code goes in the next cell; the cell after it checks your answer: ✓ when it is right,
+# otherwise a message that says what to fix. Stuck? `ex.decrease_only.hint()` gives a hint,
+# `ex.decrease_only.solution()` shows a solution.
 
-# %% tags=["solution"]
-# solution
+# %% nbgrader={"grade": false, "grade_id": "decrease_only", "locked": false, "schema_version": 3, "solution": true, "task": false}
+### BEGIN SOLUTION
 decrease = constraints.with_mutability(["x1"], "decrease")
 r = cftkit.search(model, x_all, t_all, constraints=decrease)
-print(f"max Δx1 {(r.counterfactual - x_all)[:, 0].max():+.3f}")
-for t in (0, 1):
-    print(f"target {t}: mature {r.mature[t_all == t].mean():.2f}")
+max_dx1 = float((r.counterfactual - x_all)[:, 0].max())
+mature_by_target = {t: float(r.mature[t_all == t].mean()) for t in (0, 1)}
+### END SOLUTION
+print(f"max Δx1 {max_dx1:+.3f}; mature: " + ", ".join(f"target {t} {v:.2f}" for t, v in mature_by_target.items()))
+
+# %% nbgrader={"grade": true, "grade_id": "decrease_only_test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+ex.decrease_only.assert_correct(max_dx1, mature_by_target, model=model, x=x_all, targets=t_all, constraints=constraints)  # ✓, or what to fix
+### BEGIN HIDDEN TESTS
+ex.decrease_only.assert_hidden(max_dx1, mature_by_target, model=model, x=x_all, targets=t_all, constraints=constraints)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## What to try next

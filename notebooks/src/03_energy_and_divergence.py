@@ -16,6 +16,9 @@
 # %% [markdown]
 # # 03 · Energy, contrastive divergence and the ridge
 #
+# [Open on Binder](https://mybinder.org/v2/gh/cftkit/cftkit/main?urlpath=lab/tree/notebooks/student/03_energy_and_divergence.ipynb) · [Open in Colab](https://colab.research.google.com/github/cftkit/cftkit/blob/main/notebooks/student/03_energy_and_divergence.ipynb) — the student version: exercises with
+# checks, no solutions.
+#
 # CT borrows from energy-based models. For a target class y⁺ the **energy** of a point is its negative
 # target logit, E(x, y⁺) = −f(x)[y⁺]: low energy means "typical of y⁺" for the model. For a batch of
 # counterfactuals x′ᵢ and real target-class samples x⁺ᵢ, CT adds
@@ -32,6 +35,27 @@
 # - know what a **mature** counterfactual is and what CT does with the others.
 
 # %%
+# Colab only: install cftkit from its repository (it is not on PyPI), keeping Colab's own TensorFlow.
+# Anywhere else (Binder, your own JupyterLab) this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+
+def _importable(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+if "google.colab" in sys.modules and not _importable("cftkit"):
+    package = "cftkit" if _importable("tensorflow") else "cftkit[cpu]"  # never tensorflow-cpu beside tensorflow
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet",
+                           f"{package} @ git+https://github.com/cftkit/cftkit"])
+    importlib.invalidate_caches()
+
+# %%
 import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow reads both variables when it is imported,
 _ = os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # so they come before anything imports it
@@ -45,6 +69,7 @@ import numpy as np
 
 import cftkit
 from cftkit import evaluation as ev, plots, widgets
+from cftkit.exercises import lesson03 as ex  # the exercises' checks: ex.<name>.check(...), .hint(), .solution()
 
 cftkit.seed_everything(0, threads=2)  # Python, NumPy, TF and Keras seeds; 2 threads give the same numbers everywhere
 logging.getLogger("tensorflow").setLevel(logging.ERROR)  # no "tf.function retracing" notes: cftkit traces one
@@ -138,6 +163,43 @@ for ax, (name, m) in zip(axes, models.items()):
 plt.show()
 
 # %% [markdown]
+# ### Exercise 1 — div and ridge by hand
+#
+# Recompute CT's div and ridge for the batch `tuples["CT"]` yourself with NumPy. Write
+# `energies(model, x, target)`, which returns E(x, y⁺) = −f(x)[y⁺] for every row of `x` (use
+# `ev.predict_logits(model, x)`; row i's target is `target[i]`). Then set `my_div` and `my_ridge` from the
+# definitions at the top of this lesson and compare them with `terms["CT"]`.
+#
+# Your code goes in the next cell; the cell after it checks your answer: ✓ when it is right,
+# otherwise a message that says what to fix. Stuck? `ex.div_by_hand.hint()` gives a hint,
+# `ex.div_by_hand.solution()` shows a solution.
+
+# %% nbgrader={"grade": false, "grade_id": "div_by_hand", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def energies(model, x, target):
+    """E(x, y⁺) = −f(x)[y⁺] for every row of x (n, D), with y⁺ = target[i] for row i."""
+    ### BEGIN SOLUTION
+    logits = ev.predict_logits(model, np.asarray(x))
+    return -logits[np.arange(len(logits)), np.asarray(target)]
+    ### END SOLUTION
+
+
+tup = tuples["CT"]
+### BEGIN SOLUTION
+e_plus = energies(ct, tup["x_plus"], tup["target"])
+e_cf = energies(ct, tup["x_cf"], tup["target"])
+my_div = float(np.mean(e_plus - e_cf))
+my_ridge = float(np.mean(e_plus**2 + e_cf**2))
+### END SOLUTION
+print(f"div   by hand {my_div:.3f}   package {terms['CT']['div']:.3f}")
+print(f"ridge by hand {my_ridge:.3f}   package {terms['CT']['reg']:.3f}")
+
+# %% nbgrader={"grade": true, "grade_id": "div_by_hand_test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+ex.div_by_hand.assert_correct(energies, my_div, my_ridge, model=ct, batch=tuples["CT"])  # ✓, or what to fix
+### BEGIN HIDDEN TESTS
+ex.div_by_hand.assert_hidden(energies, my_div, my_ridge, model=ct, batch=tuples["CT"])
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## 3. Without the ridge, energies explode
 #
 # div can always be lowered further by making real-sample logits larger and counterfactual logits
@@ -191,7 +253,8 @@ energy_explorer = widgets.EnergyExplorer(models, ds, lambda_div=preset.lambda_di
 energy_explorer
 
 # %% [markdown]
-# Widgets need a running kernel. For the saved notebook, the picture of a second explorer set to
+# Widgets need a running kernel (a notebook viewed without one shows none), so here is also, as a
+# plain picture, a second explorer set to
 # λ_reg = 0 and 30 steps (the one above stays as you left it), with the numbers before and after.
 # Without the ridge, E(x⁺) falls further with every step while E(x′) rises: div gets ever more
 # negative, the (now unweighted) ridge grows twentyfold and the landscape steepens around x⁺, the
@@ -229,21 +292,33 @@ replaced = np.all(np.asarray(tup["x_cf"]) == np.asarray(tup["x_plus"]), axis=1)
 print(f"tuples whose x′ equals x⁺ (div contribution 0): {replaced.mean():.2f}")
 
 # %% [markdown]
-# ### Exercise — div and ridge by hand
+# ### Exercise 2 — Which counterfactuals are mature?
 #
-# Recompute CT's div and ridge for the batch `tuples["CT"]` yourself with NumPy: evaluate
-# E(x⁺) = −f(x⁺)[y⁺] and E(x′) = −f(x′)[y⁺] with `ev.predict_logits(ct, ...)`, take the means from
-# the definitions above and compare with `terms["CT"]`.
+# Write `is_mature(model, x_cf, target, threshold)`: `True` for every row whose target probability
+# p(y⁺ | x′) = softmax(f(x′))[y⁺] reached τ = `threshold`. Apply it to the short search `short` above with
+# τ = `preset.threshold` and compare with `short.mature`. Why is this not the same as *valid*?
+#
+# Your code goes in the next cell; the cell after it checks your answer: ✓ when it is right,
+# otherwise a message that says what to fix. Stuck? `ex.mature_by_hand.hint()` gives a hint,
+# `ex.mature_by_hand.solution()` shows a solution.
 
-# %% tags=["solution"]
-# solution
-tup = tuples["CT"]
-rows = np.arange(n)
-target = np.asarray(tup["target"])
-e_plus = -ev.predict_logits(ct, np.asarray(tup["x_plus"]))[rows, target]
-e_cf = -ev.predict_logits(ct, np.asarray(tup["x_cf"]))[rows, target]
-print(f"div   by hand {np.mean(e_plus - e_cf):.3f}   package {terms['CT']['div']:.3f}")
-print(f"ridge by hand {np.mean(e_plus**2 + e_cf**2):.3f}   package {terms['CT']['reg']:.3f}")
+# %% nbgrader={"grade": false, "grade_id": "mature_by_hand", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def is_mature(model, x_cf, target, threshold):
+    """True where p(y⁺ | x′) = softmax(f(x′))[y⁺] ≥ τ, for every row of x_cf."""
+    ### BEGIN SOLUTION
+    p = keras.ops.convert_to_numpy(keras.ops.softmax(ev.predict_logits(model, x_cf)))
+    return p[np.arange(len(p)), np.asarray(target)] >= threshold
+    ### END SOLUTION
+
+
+mature_by_hand = is_mature(ct, short.counterfactual, short.target, preset.threshold)
+print("by hand:", mature_by_hand.astype(int), "  search:", short.mature.astype(int))
+
+# %% nbgrader={"grade": true, "grade_id": "mature_by_hand_test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+ex.mature_by_hand.assert_correct(is_mature, model=ct, result=short, threshold=preset.threshold)  # ✓, or what to fix
+### BEGIN HIDDEN TESTS
+ex.mature_by_hand.assert_hidden(is_mature, model=ct, result=short, threshold=preset.threshold)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## What to try next

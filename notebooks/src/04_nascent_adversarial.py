@@ -16,6 +16,9 @@
 # %% [markdown]
 # # 04 · Nascent counterfactuals are adversarial examples
 #
+# [Open on Binder](https://mybinder.org/v2/gh/cftkit/cftkit/main?urlpath=lab/tree/notebooks/student/04_nascent_adversarial.ipynb) · [Open in Colab](https://colab.research.google.com/github/cftkit/cftkit/blob/main/notebooks/student/04_nascent_adversarial.ipynb) — the student version: exercises with
+# checks, no solutions.
+#
 # A counterfactual search and an adversarial attack do the same thing: push an input towards another
 # class with gradients. The difference is the size of the push. Early in a search the state is
 # still within a small **ε-ball** around the factual; the last such state is the **nascent
@@ -27,6 +30,27 @@
 #   and watch it move as ε, T and η change with the `NascentExplorer` widget;
 # - see that nascent counterfactuals move the prediction towards y⁺ without (usually) crossing;
 # - attack BL and CT with FGSM and PGD and compare robust accuracy.
+
+# %%
+# Colab only: install cftkit from its repository (it is not on PyPI), keeping Colab's own TensorFlow.
+# Anywhere else (Binder, your own JupyterLab) this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+
+def _importable(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+if "google.colab" in sys.modules and not _importable("cftkit"):
+    package = "cftkit" if _importable("tensorflow") else "cftkit[cpu]"  # never tensorflow-cpu beside tensorflow
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet",
+                           f"{package} @ git+https://github.com/cftkit/cftkit"])
+    importlib.invalidate_caches()
 
 # %%
 import os
@@ -42,6 +66,7 @@ import numpy as np
 
 import cftkit
 from cftkit import evaluation as ev, plots, widgets
+from cftkit.exercises import lesson04 as ex  # the exercises' checks: ex.<name>.check(...), .hint(), .solution()
 
 cftkit.seed_everything(0, threads=2)  # Python, NumPy, TF and Keras seeds; 2 threads give the same numbers everywhere
 logging.getLogger("tensorflow").setLevel(logging.ERROR)  # no "tf.function retracing" notes: cftkit traces one
@@ -89,6 +114,35 @@ ax = plots.decision_boundary(bl, ds.x_test, ds.y_test, max_points=300, legend=Fa
 plots.counterfactual_paths(res, ax=ax, epsilon=EPS, legend="outside")
 plt.show()
 print("‖nascent − factual‖∞:", np.round(np.abs(res.nascent - factuals).max(axis=1), 3))
+
+# %% [markdown]
+# ### Exercise 1 — The nascent counterfactual by hand
+#
+# Find the diamonds yourself. `res.path[k]` is the path of factual k, shape `(S + 1, 2)`, starting at the
+# factual (finished searches repeat their last state). Write `nascent(path, factual, epsilon)`: the last
+# state x_t of the path with ‖x_t − x‖∞ ≤ ε. Apply it to the six paths and compare with `res.nascent`.
+#
+# Your code goes in the next cell; the cell after it checks your answer: ✓ when it is right,
+# otherwise a message that says what to fix. Stuck? `ex.nascent_by_hand.hint()` gives a hint,
+# `ex.nascent_by_hand.solution()` shows a solution.
+
+# %% nbgrader={"grade": false, "grade_id": "nascent_by_hand", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def nascent(path, factual, epsilon):
+    """The last state of one search path (S + 1, D) with ‖x_t − x‖∞ ≤ ε (row 0 is the factual itself)."""
+    ### BEGIN SOLUTION
+    inside = np.abs(path - factual).max(axis=1) <= epsilon
+    return path[np.flatnonzero(inside)[-1]]
+    ### END SOLUTION
+
+
+by_hand = np.array([nascent(res.path[k], factuals[k], EPS) for k in range(len(factuals))])
+print("largest difference to res.nascent:", float(np.abs(by_hand - res.nascent).max()))
+
+# %% nbgrader={"grade": true, "grade_id": "nascent_by_hand_test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+ex.nascent_by_hand.assert_correct(nascent, result=res, epsilon=EPS)  # ✓, or what to fix
+### BEGIN HIDDEN TESTS
+ex.nascent_by_hand.assert_hidden(nascent, result=res, epsilon=EPS)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 2. What the nascent counterfactual does to the prediction
@@ -147,7 +201,8 @@ nascent_explorer = widgets.NascentExplorer(models, ds, index=0, epsilon=EPS, lea
 nascent_explorer
 
 # %% [markdown]
-# Widgets need a running kernel. For the saved notebook, the picture of a second explorer with the
+# Widgets need a running kernel (a notebook viewed without one shows none), so here is also, as a
+# plain picture, a second explorer with the
 # paper's η = 0.1 (the one above stays as you left it): BL's only step jumps out of the ball and past
 # τ at once, so x_AE is the factual itself and the adv term would just repeat the clean loss.
 
@@ -200,21 +255,34 @@ for attack, c in curves.items():
 # CT keeps more of its accuracy as ε grows, although it never saw an attack during training, only
 # its own nascent counterfactuals. (After 30 short epochs on 600 points the gap is modest; the
 # paper's Figure 4 shows it after full training on every dataset.)
-#
-# ### Exercise — The paper's ε grid
-#
-# The paper reports robust accuracy on the grid `cftkit.defaults.ROBUST_EPSILONS` (0 to 0.1). Compute
-# PGD robust accuracy for BL and CT on `x_test, y_test` with that grid and draw both curves in one
-# plot with `plots.robust_accuracy_curves`. Is the difference visible at such small ε?
 
-# %% tags=["solution"]
-# solution
+# %% [markdown]
+# ### Exercise 2 — The paper's ε grid
+#
+# The paper reports robust accuracy on the grid `cftkit.defaults.ROBUST_EPSILONS` (0 to 0.1). Compute PGD
+# robust accuracy for BL and CT on `x_test, y_test` with that grid, keep the results of
+# `ev.robust_accuracy` in `paper_curves = {"BL": …, "CT": …}` and draw both curves in one plot with
+# `plots.robust_accuracy_curves`. Is the difference visible at such small ε?
+#
+# Your code goes in the next cell; the cell after it checks your answer: ✓ when it is right,
+# otherwise a message that says what to fix. Stuck? `ex.pgd_paper_grid.hint()` gives a hint,
+# `ex.pgd_paper_grid.solution()` shows a solution.
+
+# %% nbgrader={"grade": false, "grade_id": "pgd_paper_grid", "locked": false, "schema_version": 3, "solution": true, "task": false}
+### BEGIN SOLUTION
 paper_grid = cftkit.defaults.ROBUST_EPSILONS
 paper_curves = {name: ev.robust_accuracy(m, x_test, y_test, paper_grid, attack="pgd") for name, m in models.items()}
+### END SOLUTION
 plots.robust_accuracy_curves(paper_curves, title="PGD on the paper's ε grid", ylim=(0.8, 1.01))
 plt.show()
 for name, r in paper_curves.items():
     print(f"{name}: " + "  ".join(f"{a:.3f}" for a in r["accuracy"]))
+
+# %% nbgrader={"grade": true, "grade_id": "pgd_paper_grid_test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+ex.pgd_paper_grid.assert_correct(paper_curves, models=models, x=x_test, y=y_test)  # ✓, or what to fix
+### BEGIN HIDDEN TESTS
+ex.pgd_paper_grid.assert_hidden(paper_curves, models=models, x=x_test, y=y_test)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## What to try next

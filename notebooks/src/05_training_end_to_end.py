@@ -16,6 +16,9 @@
 # %% [markdown]
 # # 05 · Training end to end: a live dashboard, knobs, and the ablation
 #
+# [Open on Binder](https://mybinder.org/v2/gh/cftkit/cftkit/main?urlpath=lab/tree/notebooks/student/05_training_end_to_end.ipynb) · [Open in Colab](https://colab.research.google.com/github/cftkit/cftkit/blob/main/notebooks/student/05_training_end_to_end.ipynb) — the student version: exercises with
+# checks, no solutions.
+#
 # The earlier notebooks took counterfactual training (CT) apart: the search, the energy, the
 # four loss terms. Here we put it back together and *train*: we watch a run live, turn the
 # λ-knobs between fits, and run the paper's ablation — which of the terms buys what?
@@ -31,6 +34,27 @@
 # *Runtime: under a minute on two CPU cores.*
 
 # %%
+# Colab only: install cftkit from its repository (it is not on PyPI), keeping Colab's own TensorFlow.
+# Anywhere else (Binder, your own JupyterLab) this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+
+def _importable(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+if "google.colab" in sys.modules and not _importable("cftkit"):
+    package = "cftkit" if _importable("tensorflow") else "cftkit[cpu]"  # never tensorflow-cpu beside tensorflow
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet",
+                           f"{package} @ git+https://github.com/cftkit/cftkit"])
+    importlib.invalidate_caches()
+
+# %%
 import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")   # silence TensorFlow's C++ log (before it is imported)
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # bit-stable CPU kernels
@@ -44,6 +68,7 @@ from IPython.display import display
 
 import cftkit
 from cftkit import evaluation as ev, experiments, plots, widgets
+from cftkit.exercises import lesson05 as ex  # the exercises' checks: ex.<name>.check(...), .hint(), .solution()
 
 cftkit.seed_everything(NOTEBOOK_SEED, threads=2)  # before any TensorFlow op: reproducible numbers
 
@@ -120,9 +145,40 @@ display(dashboard.callback.draw())
 #   blob (class 0); the ring around it is class 1.
 
 # %% [markdown]
+# ### Exercise 1 — CT's loss from its terms
+#
+# The History logs the four terms unweighted (`ct_clf`, `ct_div`, `ct_reg`, `ct_adv`) next to the total
+# `loss`. Write `total_loss(logs, lambdas)`, CT's loss from one epoch's logs and the four weights
+# (`lambdas["lambda_clf"]`, `["lambda_div"]`, `["lambda_reg"]`, `["lambda_adv"]`), and check it against the
+# logged loss of the last epoch of the fit above (it used the preset's λ's).
+#
+# Your code goes in the next cell; the cell after it checks your answer: ✓ when it is right,
+# otherwise a message that says what to fix. Stuck? `ex.total_loss.hint()` gives a hint,
+# `ex.total_loss.solution()` shows a solution.
+
+# %% nbgrader={"grade": false, "grade_id": "total_loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def total_loss(logs, lambdas):
+    """CT's loss from one epoch's logged terms: λ_clf·clf + λ_div·div + λ_reg·reg + λ_adv·adv."""
+    ### BEGIN SOLUTION
+    return (lambdas["lambda_clf"] * logs["ct_clf"] + lambdas["lambda_div"] * logs["ct_div"]
+            + lambdas["lambda_reg"] * logs["ct_reg"] + lambdas["lambda_adv"] * logs["ct_adv"])
+    ### END SOLUTION
+
+
+lambdas = {k: preset.model_kwargs("full")[k] for k in ("lambda_clf", "lambda_div", "lambda_reg", "lambda_adv")}
+last_epoch = {k: v[-1] for k, v in history.history.items()}
+print(f"loss by hand {total_loss(last_epoch, lambdas):.4f}, logged {last_epoch['loss']:.4f}")
+
+# %% nbgrader={"grade": true, "grade_id": "total_loss_test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+ex.total_loss.assert_correct(total_loss, history=history, lambdas=lambdas)  # ✓, or what to fix
+### BEGIN HIDDEN TESTS
+ex.total_loss.assert_hidden(total_loss, history=history, lambdas=lambdas)
+### END HIDDEN TESTS
+
+# %% [markdown]
 # ## 3 · The ablation: BL, AR, CD and CT
 #
-# The paper's ablation switches terms off (ct_method §1.2):
+# The paper's ablation switches terms off (docs/method.md#ablation-objectives):
 #
 # | name | objective | terms | searches counterfactuals? |
 # |---|---|---|---|
@@ -250,23 +306,34 @@ display(demo.dashboard.callback.draw())
 # Epochs 11 and 12 are the vanilla ones: the search steps and the div, reg and adv terms pause there
 # and resume with CT (maturity too, hidden under the accuracy line at 1), while the classification
 # loss and the accuracy go on.
-#
-# ### Exercise 1 — a purely adversarial fine-tune
+
+# %% [markdown]
+# ### Exercise 2 — A purely adversarial fine-tune
 #
 # With the demo trainer's sliders (from code: `demo.lambda_adv.value = …`), set λ_div = λ_reg = 0 and
-# λ_adv = 1, train for 5 more epochs, and compare the FGSM accuracy of `ct` at ε = 0.3 before and
-# after. Does the adversarial term alone make the model more robust? (Hint:
-# `ev.robust_accuracy(ct, ds.x_test, ds.y_test, [0.3])`.)
+# λ_adv = 1, train for 5 more epochs and keep their history in `finetune` (`demo.train(5).history`).
+# Measure the FGSM accuracy of `ct` at ε = 0.3 on the test set before (`before`) and after (`after`)
+# (`ev.robust_accuracy(ct, ds.x_test, ds.y_test, [0.3], attack="fgsm")`). Does the adversarial term alone
+# make the model more robust?
 #
-# *Try it before you read on: the next cell holds a solution (in the student copy in `notebooks/student/` it is a stub).*
+# Your code goes in the next cell; the cell after it checks your answer: ✓ when it is right,
+# otherwise a message that says what to fix. Stuck? `ex.adversarial_finetune.hint()` gives a hint,
+# `ex.adversarial_finetune.solution()` shows a solution.
 
-# %% tags=["solution"]
-# solution
+# %% nbgrader={"grade": false, "grade_id": "adversarial_finetune", "locked": false, "schema_version": 3, "solution": true, "task": false}
+### BEGIN SOLUTION
 before = ev.robust_accuracy(ct, ds.x_test, ds.y_test, [0.3], attack="fgsm")["accuracy"][0]
 demo.lambda_div.value, demo.lambda_reg.value, demo.lambda_adv.value = 0.0, 0.0, 1.0
-_ = demo.train(5)
+finetune = demo.train(5).history
 after = ev.robust_accuracy(ct, ds.x_test, ds.y_test, [0.3], attack="fgsm")["accuracy"][0]
+### END SOLUTION
 print(f"FGSM accuracy at ε = 0.3: before {before:.3f}, after {after:.3f}")
+
+# %% nbgrader={"grade": true, "grade_id": "adversarial_finetune_test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+ex.adversarial_finetune.assert_correct(before, after, finetune, model=ct, dataset=ds)  # ✓, or what to fix
+### BEGIN HIDDEN TESTS
+ex.adversarial_finetune.assert_hidden(before, after, finetune, model=ct, dataset=ds)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 5 · Your turn: a trainer of your own

@@ -16,6 +16,9 @@
 # %% [markdown]
 # # 06 · Evaluating counterfactual explanations
 #
+# [Open on Binder](https://mybinder.org/v2/gh/cftkit/cftkit/main?urlpath=lab/tree/notebooks/student/06_evaluation.ipynb) · [Open in Colab](https://colab.research.google.com/github/cftkit/cftkit/blob/main/notebooks/student/06_evaluation.ipynb) — the student version: exercises with
+# checks, no solutions.
+#
 # How do we know that counterfactual training made explanations *better*? The paper scores
 # counterfactuals by validity, cost and two implausibility measures, repeats the evaluation over
 # many runs, and reports a percentage reduction with a significance star. This notebook builds
@@ -35,6 +38,27 @@
 # *Runtime: under a minute on two CPU cores.*
 
 # %%
+# Colab only: install cftkit from its repository (it is not on PyPI), keeping Colab's own TensorFlow.
+# Anywhere else (Binder, your own JupyterLab) this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+
+def _importable(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+if "google.colab" in sys.modules and not _importable("cftkit"):
+    package = "cftkit" if _importable("tensorflow") else "cftkit[cpu]"  # never tensorflow-cpu beside tensorflow
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet",
+                           f"{package} @ git+https://github.com/cftkit/cftkit"])
+    importlib.invalidate_caches()
+
+# %%
 import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")   # silence TensorFlow's C++ log (before it is imported)
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # bit-stable CPU kernels
@@ -49,6 +73,7 @@ from IPython.display import display
 
 import cftkit
 from cftkit import evaluation as ev, experiments, plots, widgets
+from cftkit.exercises import lesson06 as ex  # the exercises' checks: ex.<name>.check(...), .hint(), .solution()
 
 cftkit.seed_everything(NOTEBOOK_SEED, threads=2)  # before any TensorFlow op: reproducible numbers
 
@@ -174,7 +199,7 @@ for name, r in found.items():
 # %% [markdown]
 # ## 4 · The run protocol and the significance test
 #
-# One batch of eight counterfactuals proves little. The paper's protocol (ct_method §5.1) repeats,
+# One batch of eight counterfactuals proves little. The paper's protocol (docs/method.md#runs-individuals-and-factual-draws) repeats,
 # per **run**: draw individuals (a factual label and a different target, shared by all models);
 # each model picks a test point *it* predicts as that label; search with ECCCo for each
 # λ_egy ∈ {0.1, 0.5, 1, 5, 10}. Metrics are averaged over the **valid** counterfactuals, then over
@@ -229,7 +254,7 @@ explorer = widgets.EvaluationExplorer(res, metric="ip_star", length_scale=0.5)
 explorer
 
 # %% [markdown]
-# For the saved notebook, here are the two IP\* cells drawn by separate explorers (the one above
+# As plain pictures (they show without a kernel too), the two IP\* cells drawn by separate explorers (the one above
 # stays as you leave it): ℓ = 0.5, then ℓ = 5.
 
 # %%
@@ -244,21 +269,38 @@ for ls in (0.5, 5.0):
 # %% [markdown]
 # ### Exercise 1 — how many runs does a star need?
 #
-# With α = 0.01 the interval runs from the 0.5 % to the 99.5 % quantile of the δ_r. Using
-# `res.per_run`, apply `ev.percentile_significance` to the IP deltas of only the first n runs for
-# n = 2, 3, 5 and 10, and print the interval each time. What does the test amount to when there
-# are only a few runs?
+# With α = 0.01 the interval runs from the 0.5 % to the 99.5 % quantile of the δ_r. Write the test
+# yourself: `percentile_test(delta, alpha=0.01)` returns `(significant, lo, hi)`, where `lo` and `hi`
+# are the α/2 and 1 − α/2 quantiles of the deltas `delta` and `significant` (a bool) says whether 0
+# lies outside [lo, hi]. Then apply it to the IP deltas δ_r = |CT_r| − |BL_r| (from `res.per_run`)
+# of only the first n runs for n = 2, 3, 5 and 10, and print the interval each time. What does the
+# test amount to when there are only a few runs?
 #
-# *Try it before you read on: the next cell holds a solution (in the student copy in `notebooks/student/` it is a stub).*
+# Your code goes in the next cell; the cell after it checks your answer: ✓ when it is right,
+# otherwise a message that says what to fix. Stuck? `ex.star_by_hand.hint()` gives a hint,
+# `ex.star_by_hand.solution()` shows a solution.
 
-# %% tags=["solution"]
-# solution
+# %% nbgrader={"grade": false, "grade_id": "star_by_hand", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def percentile_test(delta, alpha=0.01):
+    """(significant, lo, hi): the α/2 and 1 − α/2 quantiles of the deltas; significant if 0 is outside."""
+    ### BEGIN SOLUTION
+    lo, hi = np.quantile(delta, [alpha / 2, 1 - alpha / 2])
+    return bool(lo > 0 or hi < 0), float(lo), float(hi)
+    ### END SOLUTION
+
+
+### BEGIN SOLUTION
 delta = np.abs(res.per_run["CT"]["ip"]) - np.abs(res.per_run["BL"]["ip"])
 for n in (2, 3, 5, 10):
-    sig, lo, hi = ev.percentile_significance(delta[:n], alpha=0.01)
+    sig, lo, hi = percentile_test(delta[:n])
     print(f"n = {n:2}: interval [{lo:.3f}, {hi:.3f}] → {'*' if sig else 'no star'}")
-# With few runs the 0.5 % / 99.5 % quantiles are (almost) the minimum and the maximum of the deltas:
-# the star then simply means "every run moved in the same direction".
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "star_by_hand_test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+ex.star_by_hand.assert_correct(percentile_test, result=res)  # ✓, or what to fix
+### BEGIN HIDDEN TESTS
+ex.star_by_hand.assert_hidden(percentile_test, result=res)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 5 · Feature protection, measured with integrated gradients
@@ -268,7 +310,7 @@ for n in (2, 3, 5, 10):
 # relying on it. Does the model then depend less on it? Integrated gradients (IG) attribute the
 # target logit to the input features along the path from a random U(−1, 1) baseline;
 # `protected_sensitivity` averages IG over samples in each of several rounds, standardises the
-# average, and reads it at the protected feature (ct_method §5.4). Lower = less sensitive.
+# average, and reads it at the protected feature (docs/method.md#integrated-gradients). Lower = less sensitive.
 
 # %%
 ig = {name: ev.protected_sensitivity(m, ds.x_test, ds.y_test, [0], rounds=20, n_samples=500, steps=20, seed=0)
@@ -293,23 +335,49 @@ _ = ax2.set(ylabel="standardised IG at x1", yscale="log", title="sensitivity to 
 # %% [markdown]
 # ### Exercise 2 — IP\* by hand
 #
-# `ev.ip_star` groups counterfactuals by target, subsamples both sides and computes the MMD². Check
-# it for CT's eight counterfactuals from section 1 with `ev.mmd` at ℓ = 0.5 and ℓ = 5: the reference
-# side is the ring (`ds.x_test[ds.y_test == 1]`). Why do your numbers differ slightly from those of
-# `ev.ip_star`? (Hint: look at its `max_samples` argument.)
+# `ev.ip_star` groups counterfactuals by target, subsamples both sides and computes the MMD². Write
+# the MMD² yourself with NumPy: `mmd2(a, b, length_scale)` returns the unbiased MMD² of the samples
+# `a` (m, D) and `b` (n, D) with the Gaussian kernel k(u, v) = exp(−‖u − v‖² / 2ℓ²),
 #
-# *Try it before you read on: the next cell holds a solution (in the student copy in `notebooks/student/` it is a stub).*
+# MMD² = Σ_{i≠j} k(aᵢ, aⱼ) / (m(m − 1)) + Σ_{i≠j} k(bᵢ, bⱼ) / (n(n − 1)) − 2·Σ_{i,j} k(aᵢ, bⱼ) / (mn).
+#
+# Then apply it to CT's eight counterfactuals from section 1 (`found["CT"].counterfactual`) against the
+# ring (`ds.x_test[ds.y_test == 1]`) at ℓ = 0.5 and ℓ = 5, and print it next to `ev.mmd` and
+# `ev.ip_star`. Why do the numbers of `ev.ip_star` differ from yours? (Hint: look at its `max_samples`
+# argument.)
+#
+# Your code goes in the next cell; the cell after it checks your answer: ✓ when it is right,
+# otherwise a message that says what to fix. Stuck? `ex.mmd_by_hand.hint()` gives a hint,
+# `ex.mmd_by_hand.solution()` shows a solution.
 
-# %% tags=["solution"]
-# solution
+# %% nbgrader={"grade": false, "grade_id": "mmd_by_hand", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def mmd2(a, b, length_scale):
+    """The unbiased MMD² of samples a (m, D) and b (n, D), kernel k(u, v) = exp(−‖u − v‖² / (2ℓ²))."""
+    ### BEGIN SOLUTION
+    def k(u, v):
+        return np.exp(-((u[:, None, :] - v[None, :, :]) ** 2).sum(-1) / (2 * length_scale**2))
+
+    m, n = len(a), len(b)
+    kaa, kbb = k(a, a), k(b, b)
+    return float((kaa.sum() - np.trace(kaa)) / (m * (m - 1)) + (kbb.sum() - np.trace(kbb)) / (n * (n - 1))
+                 - 2 * k(a, b).mean())
+    ### END SOLUTION
+
+
+### BEGIN SOLUTION
 cf = found["CT"].counterfactual
 ring_points = ds.x_test[ds.y_test == 1]
 for ls in (0.5, 5.0):
-    by_hand = ev.mmd(cf, ring_points, length_scale=ls)  # all ring points
     packaged = ev.ip_star(cf, np.ones(len(cf), int), ds.x_test, ds.y_test, length_scale=ls)[1]
-    print(f"ℓ = {ls}: by hand {by_hand:.5f}, ev.ip_star {packaged:.5f}")
-# ev.ip_star uses at most 100 reference points (a seeded subsample, as the reference code did),
-# and clamps negative estimates to 0; ev.mmd above used all ring points and returns the raw estimate.
+    print(f"ℓ = {ls}: by hand {mmd2(cf, ring_points, ls):.5f}, ev.mmd {ev.mmd(cf, ring_points, ls):.5f}, "
+          f"ev.ip_star {packaged:.5f}")
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "mmd_by_hand_test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+ex.mmd_by_hand.assert_correct(mmd2, a=found["CT"].counterfactual, b=ring)  # ✓, or what to fix
+### BEGIN HIDDEN TESTS
+ex.mmd_by_hand.assert_hidden(mmd2, a=found["CT"].counterfactual, b=ring)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## What to try next

@@ -16,6 +16,9 @@
 # %% [markdown]
 # # 07 · Real data: California housing and MNIST
 #
+# [Open on Binder](https://mybinder.org/v2/gh/cftkit/cftkit/main?urlpath=lab/tree/notebooks/student/07_real_data.ipynb) · [Open in Colab](https://colab.research.google.com/github/cftkit/cftkit/blob/main/notebooks/student/07_real_data.ipynb) — the student version: exercises with
+# checks, no solutions.
+#
 # Synthetic circles are good for pictures; the paper's claims are about real data. This notebook
 # applies the same recipe to a tabular dataset with an **immutable** feature and to handwritten
 # digits, where counterfactuals are images and the top and bottom pixel rows are protected.
@@ -33,6 +36,27 @@
 # *Runtime: under a minute on two CPU cores. The data files are read from the local data folder.*
 
 # %%
+# Colab only: install cftkit from its repository (it is not on PyPI), keeping Colab's own TensorFlow.
+# Anywhere else (Binder, your own JupyterLab) this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+
+def _importable(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+if "google.colab" in sys.modules and not _importable("cftkit"):
+    package = "cftkit" if _importable("tensorflow") else "cftkit[cpu]"  # never tensorflow-cpu beside tensorflow
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet",
+                           f"{package} @ git+https://github.com/cftkit/cftkit"])
+    importlib.invalidate_caches()
+
+# %%
 import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")   # silence TensorFlow's C++ log (before it is imported)
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # bit-stable CPU kernels
@@ -46,6 +70,7 @@ from IPython.display import display
 
 import cftkit
 from cftkit import evaluation as ev, experiments, plots, widgets
+from cftkit.exercises import lesson07 as ex  # the exercises' checks: ex.<name>.check(...), .hint(), .solution()
 
 cftkit.seed_everything(NOTEBOOK_SEED, threads=2)  # before any TensorFlow op: reproducible numbers
 
@@ -137,7 +162,7 @@ table = widgets.CounterfactualTable({"BL": ch_bl, "CT": ch_ct}, ch, constraints=
 table
 
 # %% [markdown]
-# For the saved notebook: individual 0 explained by CT, drawn by separate tables (the one above stays
+# As plain pictures (they show without a kernel too): individual 0 explained by CT, drawn by separate tables (the one above stays
 # as you leave it) — first with the mutability respected, then ignored.
 
 # %%
@@ -160,19 +185,33 @@ for enforce in (True, False):
 # ### Exercise 1 — the most-changed feature
 #
 # From `ch_res`, find for each model the feature with the largest mean absolute change, restricted to
-# **valid** counterfactuals (`ch_res.records["valid"]`). Does restricting to valid ones change the
-# answer?
+# **valid** counterfactuals. `ch_res.records["model"]` names the model of each row of
+# `ch_res.counterfactuals` and `ch_res.factuals`, and `ch_res.records["valid"]` says whether it is valid.
+# Store, per model name (`"BL"`, `"CT"`), the mean |x′ − x| per feature over its valid counterfactuals
+# in `mean_change` (a dict of arrays of `ch.n_features` values) and the name of the feature with the
+# largest mean change (from `ch.feature_names`) in `top_feature` (a dict of strings). Does restricting
+# to valid ones change the answer?
 #
-# *Try it before you read on: the next cell holds a solution (in the student copy in `notebooks/student/` it is a stub).*
+# Your code goes in the next cell; the cell after it checks your answer: ✓ when it is right,
+# otherwise a message that says what to fix. Stuck? `ex.most_changed.hint()` gives a hint,
+# `ex.most_changed.solution()` shows a solution.
 
-# %% tags=["solution"]
-# solution
+# %% nbgrader={"grade": false, "grade_id": "most_changed", "locked": false, "schema_version": 3, "solution": true, "task": false}
+### BEGIN SOLUTION
 change = np.abs(ch_res.counterfactuals - ch_res.factuals)
+mean_change, top_feature = {}, {}
 for name in ("BL", "CT"):
     rows = (ch_res.records["model"] == name) & ch_res.records["valid"]
-    top = int(np.argmax(change[rows].mean(axis=0)))
-    print(f"{name}: {rows.sum()} valid counterfactuals, most changed feature: {ch.feature_names[top]}")
-# Here every counterfactual is valid (validity 1.0 for both models), so the answer does not change.
+    mean_change[name] = change[rows].mean(axis=0)
+    top_feature[name] = ch.feature_names[int(np.argmax(mean_change[name]))]
+    print(f"{name}: {rows.sum()} valid counterfactuals, most changed feature: {top_feature[name]}")
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "most_changed_test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+ex.most_changed.assert_correct(mean_change, top_feature, result=ch_res, dataset=ch)  # ✓, or what to fix
+### BEGIN HIDDEN TESTS
+ex.most_changed.assert_hidden(mean_change, top_feature, result=ch_res, dataset=ch)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 2 · MNIST: counterfactuals are images
@@ -228,20 +267,33 @@ _ = plots.protected_mask_overlay(cfs["CT"][0] - x[0], mn.protected, ax=axes[2], 
 # ### Exercise 2 — protect the left and right borders too
 #
 # Make the five leftmost and five rightmost pixel **columns** immutable as well (in addition to the
-# protected rows), search CT's counterfactuals for the same six images again, and check that no
-# pixel in those columns changed. Show the new counterfactuals with `plots.mnist_grid`.
+# protected rows): set `border` to the list of their pixel indices, search CT's (`mn_ct`)
+# counterfactuals for the same six images `x` and targets `targets` again, with the settings of the
+# search above (τ = 0.5, T = 50, `cost_weight=0.0`, `energy_weight=1.0`), store them in `cf_frame`, and
+# check that no pixel in those columns changed. Show the new counterfactuals with `plots.mnist_grid`.
 # (Hint: pixel (r, c) is feature `28·r + c`; `Constraints.with_immutable(indices)`.)
 #
-# *Try it before you read on: the next cell holds a solution (in the student copy in `notebooks/student/` it is a stub).*
+# Your code goes in the next cell; the cell after it checks your answer: ✓ when it is right,
+# otherwise a message that says what to fix. Stuck? `ex.border_frame.hint()` gives a hint,
+# `ex.border_frame.solution()` shows a solution.
 
-# %% tags=["solution"]
-# solution
+# %% nbgrader={"grade": false, "grade_id": "border_frame", "locked": false, "schema_version": 3, "solution": true, "task": false}
+### BEGIN SOLUTION
 border = [28 * r + c for r in range(28) for c in (*range(5), *range(23, 28))]
 frame = mn_protected.constraints.with_immutable(border)
 cf_frame = cftkit.search(mn_ct, x, targets, constraints=frame, threshold=0.5, max_steps=50,
                          cost_weight=0.0, energy_weight=1.0).counterfactual
 print("largest change in a border column:", float(np.abs(cf_frame - x)[:, border].max()))
 fig = plots.mnist_grid(cf_frame, nrow=1, titles=[f"CT → {t}" for t in targets])
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "border_frame_test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+ex.border_frame.assert_correct(border, cf_frame, model=mn_ct, factuals=x, targets=targets,
+                               constraints=mn_protected.constraints)  # ✓, or what to fix
+### BEGIN HIDDEN TESTS
+ex.border_frame.assert_hidden(border, cf_frame, model=mn_ct, factuals=x, targets=targets,
+                              constraints=mn_protected.constraints)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## What to try next

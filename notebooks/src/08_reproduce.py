@@ -16,6 +16,9 @@
 # %% [markdown]
 # # 08 · Reproducing the paper's table
 #
+# [Open on Binder](https://mybinder.org/v2/gh/cftkit/cftkit/main?urlpath=lab/tree/notebooks/student/08_reproduce.ipynb) · [Open in Colab](https://colab.research.google.com/github/cftkit/cftkit/blob/main/notebooks/student/08_reproduce.ipynb) — the student version: exercises with
+# checks, no solutions.
+#
 # Everything from the last three notebooks — train BL and CT, train CT with a protected feature,
 # run the evaluation protocol twice, compare, test robustness and feature sensitivity — is packaged
 # in one call, `cftkit.experiments.reproduce`; the command line (`cftkit reproduce`) runs the same
@@ -29,9 +32,31 @@
 # * run `reproduce` in quick mode on *circles* and reach the paper's sign and size for IP;
 # * see why the training seed matters: a baseline whose hidden units are all off around the origin;
 # * understand the difference between a *mean of ratios* (the table) and a *ratio of means*;
+# * say when a reduction of ours agrees with the paper's;
 # * know how to run the full protocol from the command line.
 #
 # *Runtime: about a minute on two CPU cores.*
+
+# %%
+# Colab only: install cftkit from its repository (it is not on PyPI), keeping Colab's own TensorFlow.
+# Anywhere else (Binder, your own JupyterLab) this cell does nothing.
+import importlib.util
+import subprocess
+import sys
+
+
+def _importable(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+if "google.colab" in sys.modules and not _importable("cftkit"):
+    package = "cftkit" if _importable("tensorflow") else "cftkit[cpu]"  # never tensorflow-cpu beside tensorflow
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet",
+                           f"{package} @ git+https://github.com/cftkit/cftkit"])
+    importlib.invalidate_caches()
 
 # %%
 import os
@@ -46,6 +71,7 @@ from IPython.display import display
 
 import cftkit
 from cftkit import evaluation as ev, experiments, widgets
+from cftkit.exercises import lesson08 as ex  # the exercises' checks: ex.<name>.check(...), .hint(), .solution()
 
 cftkit.seed_everything(NOTEBOOK_SEED, threads=2)  # before any TensorFlow op: reproducible numbers
 
@@ -104,7 +130,7 @@ explorer = widgets.ResultsExplorer()
 explorer
 
 # %% [markdown]
-# For the saved notebook, *circles* with IP\* at ℓ = 5, drawn by a separate explorer (the one above
+# As a plain picture (it shows without a kernel too), *circles* with IP\* at ℓ = 5, drawn by a separate explorer (the one above
 # stays as you leave it), and its table:
 
 # %%
@@ -195,30 +221,80 @@ for seed in (1, SEED):
 # %% [markdown]
 # ## 4 · Mean of ratios vs ratio of means
 #
-# The table's reduction is (1 − mean_r CT_r/BL_r)·100 over runs r (ct_method §5.3), not
+# The table's reduction is (1 − mean_r CT_r/BL_r)·100 over runs r (docs/method.md#aggregation-and-significance), not
 # 1 − mean(CT)/mean(BL). The two agree when BL's values are similar across runs; they drift apart when
 # a few runs have a very small BL value.
 
 # %% [markdown]
 # ### Exercise 1 — two ways to average
 #
-# For each metric in `experiments.TABLE_METRICS`, compute the ratio-of-means reduction
-# (1 − `ct_mean`/`bl_mean`)·100 from `result[metric]` and print it next to `reduction_pct`. Which
-# metric differs most, and why?
+# For each metric in `experiments.TABLE_METRICS` (the keys of `result` that name the table's
+# columns), compute the ratio-of-means reduction (1 − `ct_mean`/`bl_mean`)·100 from `result[metric]`,
+# store it in the dict `ratio_of_means` (metric → percent) and print it next to `reduction_pct`, the
+# table's mean of ratios. Set `differs_most` to the metric whose two averages differ most (the largest
+# absolute difference). Why that one?
 #
-# *Try it before you read on: the next cell holds a solution (in the student copy in `notebooks/student/` it is a stub).*
+# Your code goes in the next cell; the cell after it checks your answer: ✓ when it is right,
+# otherwise a message that says what to fix. Stuck? `ex.two_averages.hint()` gives a hint,
+# `ex.two_averages.solution()` shows a solution.
 
-# %% tags=["solution"]
-# solution
-for metric in experiments.TABLE_METRICS:
-    row = result[metric]
-    ratio_of_means = (1 - row["ct_mean"] / row["bl_mean"]) * 100
-    print(f"{metric:12} mean of ratios {row['reduction_pct']:8.2f}   ratio of means {ratio_of_means:8.2f}")
-# IP* at ℓ = 5 differs most: its per-run values are tiny and noisy, so single runs with a very small
-# BL value produce huge ratios that dominate the mean of ratios.
+# %% nbgrader={"grade": false, "grade_id": "two_averages", "locked": false, "schema_version": 3, "solution": true, "task": false}
+### BEGIN SOLUTION
+ratio_of_means = {metric: (1 - result[metric]["ct_mean"] / result[metric]["bl_mean"]) * 100
+                  for metric in experiments.TABLE_METRICS}
+differs_most = max(ratio_of_means, key=lambda m: abs(ratio_of_means[m] - result[m]["reduction_pct"]))
+for metric, value in ratio_of_means.items():
+    print(f"{metric:12} mean of ratios {result[metric]['reduction_pct']:8.2f}   ratio of means {value:8.2f}")
+print("differs most:", differs_most)
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "two_averages_test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+ex.two_averages.assert_correct(ratio_of_means, differs_most, result=result)  # ✓, or what to fix
+### BEGIN HIDDEN TESTS
+ex.two_averages.assert_hidden(ratio_of_means, differs_most, result=result)
+### END HIDDEN TESTS
 
 # %% [markdown]
-# ## 5 · The same from the command line
+# ## 5 · What counts as agreeing with the paper
+#
+# Section 1 marked a cell ✓ when our reduction has the paper's sign and a size within ±50 % of the
+# paper's. One condition says both: |ours − paper| ≤ 0.5·|paper|. Within half the paper's size of
+# it, our number cannot cross zero, and the tolerance scales with the paper's own number: a cell
+# where the paper reports 60 % may be off by 30 points, one where it reports 4 % by only 2.
+#
+# ### Exercise 2 — what counts as agreeing with the paper?
+#
+# Write `within(ours, paper, tolerance=0.5)`: `True` (a bool) when our reduction `ours` lies within
+# ±tolerance·|paper| of the paper's `paper`, the boundary included. Then count the cells of section 1
+# (`cells`: pairs of a dataset name and a cell `c`, with our reduction `c["ours"]` and the paper's
+# `c["paper"]`) that agree, and compare with the count printed there. Why does the condition need the
+# absolute value |paper|?
+#
+# Your code goes in the next cell; the cell after it checks your answer: ✓ when it is right,
+# otherwise a message that says what to fix. Stuck? `ex.agreement.hint()` gives a hint,
+# `ex.agreement.solution()` shows a solution.
+
+# %% nbgrader={"grade": false, "grade_id": "agreement", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def within(ours, paper, tolerance=0.5):
+    """True when our reduction is within ±tolerance·|paper| of the paper's (which implies the same sign)."""
+    ### BEGIN SOLUTION
+    return bool(abs(ours - paper) <= tolerance * abs(paper))
+    ### END SOLUTION
+
+
+### BEGIN SOLUTION
+n_within = sum(within(c["ours"], c["paper"]) for _, c in cells)
+print(f"{n_within} of {len(cells)} cells within ±50 % of the paper's value")
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "agreement_test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+ex.agreement.assert_correct(within, stored=stored)  # ✓, or what to fix
+### BEGIN HIDDEN TESTS
+ex.agreement.assert_hidden(within, stored=stored)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 6 · The same from the command line
 #
 # ```bash
 # cftkit reproduce --dataset circles --quick --out results/circles          # a few minutes
