@@ -36,6 +36,8 @@ def train_model(dataset, preset, objective: str, *, seed: int = 0, constraints=N
 
     ``constraints`` default to the dataset's domain with every feature mutable (the plausibility
     runs); pass ``dataset.with_immutable().constraints`` for the protected-feature (cost) runs.
+    The traced training graph is released afterwards (it holds megabytes per model and a trained model
+    only needs its forward pass); a later ``model.fit`` traces it again.
     """
     epochs = preset.epochs if epochs is None else check_int(epochs, "epochs", minimum=1)
     keras.utils.set_random_seed(seed)
@@ -50,7 +52,9 @@ def train_model(dataset, preset, objective: str, *, seed: int = 0, constraints=N
     t0 = time.perf_counter()
     model.fit(dataset.x_train, dataset.y_train, batch_size=preset.batch_size, epochs=epochs,
               shuffle=preset.shuffle, verbose=verbose, callbacks=callbacks)
-    return model, time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    model.train_function = None  # see the docstring: a later fit traces it again
+    return model, seconds
 
 
 def _comparison_dict(cmp, paper):

@@ -484,6 +484,9 @@ def search(model, factuals, targets, *, generator="eccco", constraints: Constrai
     categorical = bool(categorical)
     if categorical:  # the projection snaps from valid categories only (before any model call or tracing)
         constraints.check_categorical(x, "factuals")
+    # Without declared groups or binary columns the projection is the identity: search with the
+    # continuous function, so that such a search shares its traced function with categorical=False.
+    categorical = categorical and bool(constraints.categorical_groups or constraints.binary_features)
     k = check_classifier(model, x)
     y = as_labels(targets, "targets", n=n, n_classes=k)
     cw = check_weights(cost_weight, "cost_weight", n)

@@ -690,7 +690,7 @@ class CounterfactualModel(keras.Model):
         """The dataset of fused epochs: one element, the whole epoch as ``(batches, batch_size, ...)``."""
         bs = batch_size or 32
         if np.issubdtype(x.dtype, np.floating):
-            x = x.astype(keras.backend.floatx())
+            x = x.astype(keras.backend.floatx(), copy=False)  # no copy of float32 data (MNIST: 6 MB)
         nb = x.shape[0] // bs
         # Build metrics and the optimizer now: the epoch's while loop must not create variables.
         self._symbolic_build(data_batch=(x[:bs], y[:bs]))

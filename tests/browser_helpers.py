@@ -284,7 +284,7 @@ def notebook_panel(page):
     return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").first
 
 
-def open_notebook(page, server: LabServer, name: str, timeout_ms: int = 60_000):
+def open_notebook(page, server: LabServer, name: str, timeout_ms: int = 120_000):
     """Open ``name`` in its own fresh workspace (no restored tabs) and wait until its kernel is ready
     (debugger button enabled); returns the notebook panel locator."""
     workspace = "t-" + re.sub(r"[^A-Za-z0-9]+", "-", Path(name).stem) + "-" + secrets.token_hex(3)

@@ -705,6 +705,13 @@ def test_nbgrader_autograde_one_lesson(build, tmp_path, monkeypatch):
     for cell in tests:
         errors = [o for o in cell["outputs"] if o["output_type"] == "error"]
         assert errors and errors[0]["ename"] in ("AssertionError", "NameError"), cell["outputs"]
+    # the student copy stands alone: outside the exercises every cell ran without an error (widgets included)
+    for k, cell in enumerate(graded["cells"]):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell["cell_type"] != "code" or meta.get("grade") or meta.get("solution"):
+            continue
+        errors = [f"{o['ename']}: {o['evalue']}" for o in cell["outputs"] if o["output_type"] == "error"]
+        assert not errors, f"cell {k} of the untouched student copy failed: {errors}"
 
 
 # ============================================================================= the Colab install cell

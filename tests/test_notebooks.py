@@ -248,30 +248,5 @@ def test_student_copy_hides_solutions(path):
     assert "jupytext" in source["metadata"] and "jupytext" not in student["metadata"]
 
 
-@pytest.mark.slow
-def test_student_copy_of_the_first_lesson_runs(tmp_path):
-    """The Binder badge's notebook, as a student gets it: every cell outside the exercises runs; the
-    exercises' cells fail only with the stub's NotImplementedError or their check's error."""
-    nbclient = pytest.importorskip("nbclient")
-    nbformat = pytest.importorskip("nbformat")
-    nb = nbformat.read(NB / "student" / NOTEBOOKS[0].name, as_version=4)
-    env_before = dict(os.environ)
-    os.environ.update(TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")
-    os.environ.pop("MPLBACKEND", None)
-    try:
-        client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
-                                         resources={"metadata": {"path": str(NB / "student")}})
-        client.execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(env_before)
-    errors = {i: [o for o in c.outputs if o.get("output_type") == "error"] for i, c in enumerate(nb.cells)
-              if c.cell_type == "code"}
-    for i, errs in errors.items():
-        cell = nb.cells[i]
-        if _is_solution(cell):
-            assert [e["ename"] for e in errs] == ["NotImplementedError"], (i, errs)
-        elif _is_test(cell):
-            assert errs, f"cell {i}: a check passed on an unanswered exercise"
-        else:
-            assert not errs, f"cell {i} fails in the student copy: {errs}"
+# A student copy running on its own (every cell outside the exercises without an error) is shown by
+# tests/test_exercises.py::test_nbgrader_autograde_one_lesson, which executes one through nbgrader.

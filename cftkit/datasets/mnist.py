@@ -23,7 +23,7 @@ import numpy as np
 
 from ..constraints import Constraints
 from ._base import Dataset, stratified_split
-from ._fetch import DataFile, _file_key, resolve, verify
+from ._fetch import DataFile, resolve, verify
 
 SIDE = 28
 N_FEATURES = SIDE * SIDE
@@ -43,7 +43,7 @@ MNIST_NPZ = DataFile(
 
 _EXPECTED = {"x_train": ((60000, SIDE, SIDE), np.uint8), "y_train": ((60000,), np.uint8),
              "x_test": ((10000, SIDE, SIDE), np.uint8), "y_test": ((10000,), np.uint8)}
-_CACHE: dict = {}
+_BLOCK_ROWS = 4096  # images decompressed at a time by _read_rows (3 MB)
 
 
 def _keras_cache() -> list:
@@ -51,21 +51,67 @@ def _keras_cache() -> list:
     return [(base / "datasets", "Keras cache")]
 
 
+def _wrong(path, key, got):
+    shape, dtype = _EXPECTED[key]
+    return ValueError(f"{path}: {key} should be {shape} {np.dtype(dtype)}; got {got}")
+
+
 def read_npz(path) -> dict:
-    """The four uint8 arrays of an MNIST npz (no pickle), shape/dtype-checked; cached per file."""
+    """The four uint8 arrays of an MNIST npz (no pickle), shape/dtype-checked (all 70 000 images:
+    :func:`load_mnist` reads only the rows it keeps, see :func:`_read_rows`)."""
     path = Path(path)
-    st = path.stat()
-    key = _file_key(path, st)  # includes the ctime: a rewrite with a restored mtime is read again
-    if key not in _CACHE:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in _EXPECTED if k in z.files}
-        for k, (shape, dtype) in _EXPECTED.items():
-            if k not in arrays or arrays[k].shape != shape or arrays[k].dtype != dtype:
-                got = None if k not in arrays else (arrays[k].shape, arrays[k].dtype)
-                raise ValueError(f"{path}: {k} should be {shape} {np.dtype(dtype)}; got {got}")
-        _CACHE.clear()
-        _CACHE[key] = arrays
-    return _CACHE[key]
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in _EXPECTED if k in z.files}
+    for k, (shape, dtype) in _EXPECTED.items():
+        if k not in arrays or arrays[k].shape != shape or arrays[k].dtype != dtype:
+            raise _wrong(path, k, None if k not in arrays else (arrays[k].shape, arrays[k].dtype))
+    return arrays
+
+
+def _labels(z, path, key) -> np.ndarray:
+    if key not in z.files:
+        raise _wrong(path, key, None)
+    y = z[key]
+    if y.shape != _EXPECTED[key][0] or y.dtype != _EXPECTED[key][1]:
+        raise _wrong(path, key, (y.shape, y.dtype))
+    return y
+
+
+def _read_rows(z, path, key, rows) -> np.ndarray:
+    """``array[rows]`` of the npz member ``key`` (rows in any order, repeats allowed), decompressed
+    ``_BLOCK_ROWS`` images at a time: the 47 MB training array is never held whole."""
+    rows = np.asarray(rows, np.int64)
+    if key not in z.files:
+        raise _wrong(path, key, None)
+    shape, dtype = _EXPECTED[key]
+    with z.zip.open(key + ".npy") as f:
+        version = np.lib.format.read_magic(f)
+        header = {(1, 0): np.lib.format.read_array_header_1_0,
+                  (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        got_shape, fortran, got_dtype = header(f) if header else (None, True, None)
+        if header is None or fortran:  # a layout whose rows are not contiguous: read it whole
+            x = z[key]
+            if x.shape != shape or x.dtype != dtype:
+                raise _wrong(path, key, (x.shape, x.dtype))
+            return x[rows]
+        if got_shape != shape or got_dtype != dtype:
+            raise _wrong(path, key, (got_shape, got_dtype))
+        row_bytes = int(np.prod(shape[1:])) * np.dtype(dtype).itemsize
+        order = np.argsort(rows, kind="stable")
+        wanted = rows[order]
+        out = np.empty((rows.size,) + shape[1:], dtype)
+        for start in range(0, shape[0], _BLOCK_ROWS):
+            lo, hi = np.searchsorted(wanted, [start, start + _BLOCK_ROWS])
+            if lo == wanted.size:
+                break
+            n = min(_BLOCK_ROWS, shape[0] - start)
+            data = f.read(n * row_bytes)
+            if len(data) != n * row_bytes:
+                raise ValueError(f"{path}: {key} is truncated")
+            if hi > lo:
+                block = np.frombuffer(data, dtype).reshape((n,) + shape[1:])
+                out[order[lo:hi]] = block[wanted[lo:hi] - start]
+    return out
 
 
 def scale_pixels(images) -> np.ndarray:
@@ -94,26 +140,28 @@ def load_mnist(seed: int = 0, data_home=None, *, n_train: int = N_TRAIN, n_valid
         raise ValueError(f"n_train + n_validation must be a multiple of {N_CLASSES} with n_train >= {N_CLASSES}; "
                          f"got {n_train} + {n_validation}")
     spec, path = resolve([MNIST_NPZ], data_home=data_home, download=MNIST_NPZ, extra_roots=_keras_cache())
-    arrays = read_npz(path)
     rng = np.random.default_rng(seed)
     per_class = n_pool // N_CLASSES
-    y60 = arrays["y_train"]
-    idx = np.concatenate([rng.choice(np.flatnonzero(y60 == c), size=per_class, replace=True)
-                          for c in range(N_CLASSES)])
-    idx = idx[rng.permutation(len(idx))]
-    x_pool, y_pool = scale_pixels(arrays["x_train"][idx]), y60[idx].astype(np.int32)
-    if n_validation:
-        tr, va = stratified_split(y_pool, n_validation, rng)
-    else:
-        tr, va = np.arange(n_pool), np.array([], dtype=int)
-    test_idx = np.arange(10000)
-    if n_test is not None and int(n_test) < 10000:
-        from .tabular import _stratified_subsample
-        test_idx = _stratified_subsample(arrays["y_test"], int(n_test), rng)
-    x_test = scale_pixels(arrays["x_test"][test_idx])
-    y_test = arrays["y_test"][test_idx].astype(np.int32)
+    with np.load(path, allow_pickle=False) as z:  # only the images kept are decompressed into memory
+        y60, y10 = _labels(z, path, "y_train"), _labels(z, path, "y_test")
+        idx = np.concatenate([rng.choice(np.flatnonzero(y60 == c), size=per_class, replace=True)
+                              for c in range(N_CLASSES)])
+        idx = idx[rng.permutation(len(idx))]
+        y_pool = y60[idx].astype(np.int32)
+        if n_validation:
+            tr, va = stratified_split(y_pool, n_validation, rng)
+        else:
+            tr, va = np.arange(n_pool), np.array([], dtype=int)
+        test_idx = np.arange(10000)
+        if n_test is not None and int(n_test) < 10000:
+            from .tabular import _stratified_subsample
+            test_idx = _stratified_subsample(y10, int(n_test), rng)
+        pool_images = _read_rows(z, path, "x_train", idx)
+        x_test = scale_pixels(_read_rows(z, path, "x_test", test_idx))
+    y_test = y10[test_idx].astype(np.int32)
     names = pixel_names()
     constraints = Constraints(lower=np.full(N_FEATURES, -1.0), upper=np.full(N_FEATURES, 1.0), feature_names=names)
+    x_pool = scale_pixels(pool_images)
     return Dataset(name="mnist", x_train=x_pool[tr], y_train=y_pool[tr], x_val=x_pool[va], y_val=y_pool[va],
                    x_test=x_test, y_test=y_test, feature_names=names, constraints=constraints, protected=PROTECTED,
                    class_names=tuple(str(c) for c in range(N_CLASSES)),

@@ -30,8 +30,10 @@ __all__ = ["accuracy", "cost", "f1_score", "implausibility", "ip_star", "mmd", "
 
 # Rows per model call when computing logits (bounds memory for huge batches).
 _PREDICT_BATCH = 65536
-# Elements (groups × rows × rows) per batched-MMD call; bounds the kernel tensors' memory.
-_MMD_CHUNK_ELEMENTS = 1 << 22
+# Elements (groups × rows × rows × length scales) per batched-MMD call; bounds the kernel tensors' memory.
+# A call holds a few float64 tensors of this size at once: 2**18 elements keep it near 10 MB (2**22 made
+# the protocol's IP* step of a small evaluation a 30-50 MB peak of its own); the calls are cheap.
+_MMD_CHUNK_ELEMENTS = 1 << 18
 # mmd_indexed: precompute a pool's reference Gram matrix when D ≥ this and the pool has ≤ _GRAM_MAX_ROWS rows.
 _GRAM_MIN_FEATURES = 16
 _GRAM_MAX_ROWS = 4096

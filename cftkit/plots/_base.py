@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 
 import numpy as np
 from matplotlib.colors import ListedColormap
@@ -33,9 +34,29 @@ def class_colors(n_classes: int) -> tuple:
     return tuple(_TAB10[k % len(_TAB10)] for k in range(n_classes))
 
 
+# A closed or redrawn figure becomes garbage in reference cycles (its Text artists keep the Agg renderers,
+# 4 bytes per pixel each).  In a process holding traced TensorFlow functions Python's full collection comes
+# rarely, so a lesson that draws a figure per cell, or a widget redrawn a few times, piles megabytes of them
+# up.  New figures (_subplots) and widget redraws (cftkit.widgets.show_figure) count their pixels here; once
+# they add up to _COLLECT_AFTER_PIXELS (≈ 4 MB of renderer buffers), the earlier figures are collected.
+_COLLECT_AFTER_PIXELS = 1 << 19
+_figure_pixels = 0
+
+
+def _count_figure(pixels: float) -> None:
+    """Count a figure's pixels; collect the garbage of earlier figures every ``_COLLECT_AFTER_PIXELS``."""
+    global _figure_pixels
+    _figure_pixels += pixels
+    if _figure_pixels >= _COLLECT_AFTER_PIXELS:
+        _figure_pixels = 0
+        gc.collect()
+
+
 def _subplots(nrows=1, ncols=1, figsize=None, **kwargs):
     import matplotlib.pyplot as plt  # only for *new* figures, so that Jupyter shows them inline
 
+    w, h = figsize if figsize is not None else plt.rcParams["figure.figsize"]
+    _count_figure(w * h * plt.rcParams["figure.dpi"] ** 2)
     return plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, **kwargs)
 
 

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from .. import defaults, plots
 from .._validation import check_int, check_non_negative, check_probability
 from ..constraints import Constraints
+from ..plots._base import _count_figure
 from ..search import SearchResult, check_classifier, search
 
 GENERATORS = ("generic", "eccco")
@@ -50,6 +51,7 @@ def show_figure(output: widgets.Output, fig, *, dpi=None) -> dict:
     import matplotlib.pyplot as plt  # closing is a no-op for figures made with new_figure()
 
     plt.close(fig)
+    _count_figure(w * h)  # collects the garbage of earlier figures now and then (see cftkit.plots._base)
     return item
 
 
