@@ -125,9 +125,9 @@ for ax, (name, r) in zip(fig.axes, found.items()):
 
 # %% [markdown]
 # Only two of BL's eight searches reach the ring and are valid (★); the others (✕) never leave the
-# blob. All of CT's counterfactuals are valid and end on the ring. BL's mean
-# cost is *lower* — mostly because its failed searches barely moved. Neither number says whether a
-# counterfactual looks like the target class; that is what the implausibility measures are for.
+# blob. All of CT's counterfactuals are valid and end on the ring. BL's mean cost is *lower* — mostly
+# because its failed searches barely moved. Neither number says whether a counterfactual looks like
+# the target class; that is what the implausibility measures are for.
 
 # %% [markdown]
 # ## 2 · IP: distance to the target class
