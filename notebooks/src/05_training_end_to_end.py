@@ -242,12 +242,12 @@ _ = plots.robust_accuracy_curves(curves, ax=ax2, title="FGSM robustness", ylim=(
 # Five runs are few; notebook 06 adds the significance test.
 #
 # The rest of the notebook works with `ct` alone. Every trained model keeps its compiled training step
-# and search function in memory, so we let the other three go, with the protocol's result and the
-# curves (Keras models are reference cycles: `gc.collect()` frees them now rather than at Python's next
-# full collection).
+# and search function in memory, so we let the other three go, with the protocol's result, the curves
+# and the figure (Keras models and figures are reference cycles: `gc.collect()` frees them now rather
+# than at Python's next full collection).
 
 # %%
-del models, res, curves
+del models, res, curves, fig, ax1, ax2
 _ = gc.collect()
 
 # %% [markdown]
